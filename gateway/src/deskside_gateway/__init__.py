@@ -1,0 +1,1 @@
+"""The Deskside gateway: one public entry point in front of the services."""

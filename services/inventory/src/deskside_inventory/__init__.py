@@ -1,0 +1,1 @@
+"""Deskside inventory: the technology catalog, devices (BYOD) and accounts (BYOS)."""

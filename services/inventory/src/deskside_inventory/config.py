@@ -1,0 +1,16 @@
+"""Settings of the inventory service (`DESKSIDE_INVENTORY_…`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from deskside_kit.settings import ServiceSettings
+
+
+class InventorySettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DESKSIDE_INVENTORY_", extra="ignore", frozen=True, validate_by_name=True
+    )
+    service_name: ClassVar[str] = "inventory"

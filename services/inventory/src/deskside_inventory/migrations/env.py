@@ -1,0 +1,8 @@
+"""Alembic environment of the inventory service."""
+
+from sqlmodel import SQLModel
+
+import deskside_inventory.models  # noqa: F401  (registers the tables on the metadata)
+from deskside_kit.migrations import run_migrations_from_env
+
+run_migrations_from_env(SQLModel.metadata)

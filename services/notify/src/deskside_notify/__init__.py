@@ -1,0 +1,1 @@
+"""Deskside notify: events become emails and signed webhooks."""

@@ -1,0 +1,1 @@
+"""Deskside tickets: contacts, their lifecycle, and the help actually given."""

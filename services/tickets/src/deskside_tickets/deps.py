@@ -1,0 +1,32 @@
+"""The dependencies of the tickets service, each declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from deskside_contracts.common import Role
+from deskside_kit.auth import Principal, require_roles
+from deskside_kit.database import Session
+from deskside_tickets.config import TicketsSettings
+from deskside_tickets.repository import TicketRepository
+from deskside_tickets.service import TicketService
+
+
+def _settings(request: Request) -> TicketsSettings:
+    settings: TicketsSettings = request.app.state.settings
+    return settings
+
+
+Settings = Annotated[TicketsSettings, Depends(_settings)]
+
+
+def _ticket_service(session: Session, settings: Settings) -> TicketService:
+    return TicketService(TicketRepository(session), settings)
+
+
+Tickets = Annotated[TicketService, Depends(_ticket_service)]
+
+# People who raise and follow tickets; integrations get their own routes later.
+TicketUser = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN))]

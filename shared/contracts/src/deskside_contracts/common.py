@@ -1,0 +1,53 @@
+"""Building blocks shared by every resource contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+
+
+def _as_utc(value: datetime) -> datetime:
+    # A naive timestamp is taken to be UTC already: that is how Deskside stores them.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _format_rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+UtcDateTime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(_format_rfc3339, return_type=str, when_used="json"),
+]
+"""A timestamp that is always UTC and always written as RFC 3339 with a `Z`."""
+
+
+class Role(StrEnum):
+    """The roles a caller's token may carry in its `roles` claim."""
+
+    REQUESTER = "requester"
+    AGENT = "agent"
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are refused, never ignored.
+
+    Refusing extras stops mass assignment (a client setting `status` or
+    `reference` on create) and tells a client at once that it misspelled a field.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResponseModel(BaseModel):
+    """Base of every response body."""
+
+    model_config = ConfigDict(from_attributes=True)

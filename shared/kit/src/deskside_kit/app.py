@@ -1,0 +1,127 @@
+"""`create_service_app`: what every Deskside service's `create_app` builds on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Problem
+from deskside_kit.auth import TokenVerifier
+from deskside_kit.database import create_engine, create_sessionmaker
+from deskside_kit.health import health_router
+from deskside_kit.logs import configure_logging
+from deskside_kit.migrations import upgrade_database
+from deskside_kit.observability import Metrics, ObservabilityMiddleware
+from deskside_kit.problems import install_problem_handlers
+from deskside_kit.settings import ServiceSettings
+
+Resources = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def operation_id(route: APIRoute) -> str:
+    """`createTicket` from the handler `create_ticket`: names client generators can use."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    migrations: str,
+    resources: Resources | None = None,
+) -> FastAPI:
+    """A FastAPI app with the kit's errors, auth, health, metrics, logs and database.
+
+    `migrations` is the Alembic script location (`deskside_tickets:migrations`).
+    `resources` opens the service's own long-lived resources (HTTP clients,
+    background workers) after the database and closes them before it.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            if settings.should_migrate_on_start:
+                await upgrade_database(engine, migrations)
+            app.state.engine = engine
+            app.state.sessionmaker = create_sessionmaker(engine)
+            app.state.token_verifier = TokenVerifier(
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                secret=settings.resolved_jwt_secret(),
+                jwks_url=settings.jwt_jwks_url,
+            )
+            app.state.started_at = time.time()
+            if resources is None:
+                yield
+            else:
+                async with resources(app):
+                    yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics(settings.service_name)
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    _describe_problems_in_openapi(app)
+    return app
+
+
+def _describe_problems_in_openapi(app: FastAPI) -> None:
+    """Declare every error as problem+json in the OpenAPI document.
+
+    FastAPI documents its own `HTTPValidationError` for 422; Deskside answers
+    with a problem, so the document says that instead.
+    """
+    build_default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build_default()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["FieldProblem"] = FieldProblem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        problem_schema.pop("$defs", None)
+        components["Problem"] = problem_schema
+        problem_content = {
+            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid input", "content": problem_content}
+                if operation.get("security"):
+                    responses.setdefault(
+                        "401", {"description": "Not authenticated", "content": problem_content}
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

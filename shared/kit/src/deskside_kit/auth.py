@@ -1,0 +1,189 @@
+"""Bearer-token verification, done by every service itself.
+
+Tokens are JWTs. The key is an HS256 secret (embedded default) or the JWKS of
+the organisation's OpenID Connect provider (production). Algorithms are
+pinned, and `exp`, `iss` and `aud` are always checked, so any standard JWT
+library holding the same key can mint a working token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+
+from deskside_contracts.common import Role
+from deskside_kit.problems import Forbidden, NotAuthenticated
+
+logger = logging.getLogger("deskside.auth")
+
+HMAC_ALGORITHMS = ["HS256"]
+JWKS_ALGORITHMS = ["RS256", "ES256", "PS256"]
+_JWKS_REFRESH_SECONDS = 300.0
+_JWKS_MIN_REFETCH_SECONDS = 10.0
+
+
+class Principal(BaseModel):
+    """Who is calling, as their verified token says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    email: str | None = None
+    name: str | None = None
+    roles: frozenset[Role] = frozenset()
+    tier: int | None = None
+
+    def has_role(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_staff(self) -> bool:
+        """Agents and admins see every ticket and device; requesters only their own."""
+        return self.has_role(Role.AGENT, Role.ADMIN)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    raw_roles = claims.get("roles", [])
+    if isinstance(raw_roles, str):
+        raw_roles = raw_roles.split()
+    known = {role.value for role in Role}
+    tier = claims.get("tier")
+    return Principal(
+        sub=str(claims["sub"]),
+        email=claims.get("email") if isinstance(claims.get("email"), str) else None,
+        name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+        # Unknown roles are dropped, not refused: an IdP may carry roles of other apps.
+        roles=frozenset(Role(role) for role in raw_roles if role in known),
+        tier=tier if isinstance(tier, int) and not isinstance(tier, bool) else None,
+    )
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against an HS256 secret or a JWKS."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        secret: str | None = None,
+        jwks_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if (secret is None) == (jwks_url is None):
+            raise ValueError("give exactly one of a secret or a JWKS URL")
+        self.issuer = issuer
+        self.audience = audience
+        self._secret = secret
+        self._jwks_url = jwks_url
+        self._http = http_client
+        self._jwks: jwt.PyJWKSet | None = None
+        self._jwks_fetched_at = 0.0
+        self._jwks_lock = asyncio.Lock()
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            if self._secret is not None:
+                key: Any = self._secret
+                algorithms = HMAC_ALGORITHMS
+            else:
+                key = await self._signing_key(token)
+                algorithms = JWKS_ALGORITHMS
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+                leeway=30,
+            )
+        except jwt.ExpiredSignatureError:
+            raise NotAuthenticated("The token has expired.") from None
+        except jwt.InvalidAudienceError:
+            raise NotAuthenticated(f"The token's audience is not {self.audience!r}.") from None
+        except jwt.InvalidIssuerError:
+            raise NotAuthenticated(f"The token's issuer is not {self.issuer!r}.") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise NotAuthenticated(f"The token has no {exc.claim!r} claim.") from None
+        except jwt.PyJWTError:
+            raise NotAuthenticated("The token is malformed or its signature does not verify.") from None
+        return principal_from_claims(claims)
+
+    async def _signing_key(self, token: str) -> Any:
+        key_id = jwt.get_unverified_header(token).get("kid")
+        keys = await self._key_set(refresh=False)
+        match = _find_key(keys, key_id)
+        if match is None:
+            # The provider may have rotated its keys since we last looked.
+            match = _find_key(await self._key_set(refresh=True), key_id)
+        if match is None:
+            raise jwt.InvalidKeyError(f"no key {key_id!r} in the JWKS")
+        return match.key
+
+    async def _key_set(self, *, refresh: bool) -> jwt.PyJWKSet:
+        async with self._jwks_lock:
+            age = time.monotonic() - self._jwks_fetched_at
+            stale = self._jwks is None or age > _JWKS_REFRESH_SECONDS
+            if stale or (refresh and age > _JWKS_MIN_REFETCH_SECONDS):
+                assert self._jwks_url is not None
+                client = self._http or httpx.AsyncClient(timeout=5.0)
+                try:
+                    response = await client.get(self._jwks_url)
+                    response.raise_for_status()
+                    self._jwks = jwt.PyJWKSet.from_dict(response.json())
+                    self._jwks_fetched_at = time.monotonic()
+                except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
+                    logger.warning("could not fetch the JWKS: %s", exc)
+                    if self._jwks is None:
+                        raise jwt.InvalidKeyError("the JWKS is unavailable") from exc
+                finally:
+                    if self._http is None:
+                        await client.aclose()
+            assert self._jwks is not None
+            return self._jwks
+
+
+def _find_key(keys: jwt.PyJWKSet, key_id: Any) -> jwt.PyJWK | None:
+    for key in keys.keys:
+        if key_id is None or key.key_id == key_id:
+            return key
+    return None
+
+
+# auto_error=False: a missing header must become our 401 problem, not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider.")
+
+
+async def _current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated("Send `Authorization: Bearer <token>`.")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting only callers with one of `roles`."""
+    allowed = ", ".join(sorted(role.value for role in roles))
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(*roles):
+            raise Forbidden(f"This needs one of the roles: {allowed}.")
+        return principal
+
+    return check

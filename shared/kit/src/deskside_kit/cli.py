@@ -1,0 +1,62 @@
+"""The command line every service has: `serve` and `migrate`.
+
+    deskside-tickets serve [--host H] [--port P]   run the service with uvicorn
+    deskside-tickets migrate                       apply its migrations, then exit
+
+Production runs `migrate` once (a Job, an init step) before the replicas
+start, so replicas never race to change the schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import uvicorn
+
+from deskside_kit.database import create_engine
+from deskside_kit.logs import configure_logging
+from deskside_kit.migrations import upgrade_database
+from deskside_kit.settings import ServiceSettings, load_settings
+
+
+def run_service_cli(
+    *,
+    settings_class: type[ServiceSettings],
+    app_factory: str,
+    migrations: str,
+    default_port: int,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"deskside-{settings_class.service_name}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=default_port)
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args()
+
+    settings = load_settings(settings_class)
+    configure_logging(settings.service_name, settings.log_level)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings, migrations))
+        return
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        # Requests in flight get this long to finish after SIGTERM.
+        timeout_graceful_shutdown=20,
+    )
+
+
+async def _migrate(settings: ServiceSettings, migrations: str) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade_database(engine, migrations)
+    finally:
+        await engine.dispose()

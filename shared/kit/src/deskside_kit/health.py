@@ -1,0 +1,58 @@
+"""Liveness, readiness and metrics: the same three probes on every service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from deskside_kit.database import database_answers
+from deskside_kit.problems import problem_response
+
+logger = logging.getLogger("deskside.health")
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+health_router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@health_router.get("/healthz", response_model=Health, summary="The process is up")
+async def check_liveness() -> Health:
+    return Health(status="ok")
+
+
+@health_router.get(
+    "/readyz",
+    response_model=Health,
+    summary="The service can do its work: its database answers",
+    responses={503: {"description": "Not ready"}},
+)
+async def check_readiness(request: Request) -> Response | Health:
+    try:
+        await asyncio.wait_for(
+            database_answers(request.app.state.engine), READINESS_TIMEOUT_SECONDS
+        )
+    except Exception as exc:
+        logger.warning("not ready: database check failed: %s", exc)
+        return problem_response(
+            503, detail="The database does not answer.", checks={"database": "failing"}
+        )
+    return Health(status="ready", checks={"database": "ok"})
+
+
+@health_router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def export_metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,211 @@
+"""Errors as classes, rendered in one wire format: RFC 9457 problem+json.
+
+    DomainError                  a rule said no; carries its status and problem type
+    ├── BadRequest          400
+    ├── NotAuthenticated    401  no token, or a token that does not verify
+    ├── Forbidden           403  the caller's role may not do this at all
+    ├── NotFound            404  missing, or not the caller's to see (never 403)
+    ├── Conflict            409  the resource's state forbids it right now
+    ├── PreconditionFailed  412  If-Match names a stale version
+    └── Unprocessable       422  well-formed but wrong input
+
+Services subclass these for their own cases (`InvalidTransition(Conflict)`).
+Every error leaves as problem+json; an unexpected one is a 500 that tells the
+caller its request id and nothing about the code.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Problem
+from deskside_kit.context import current_request_id
+
+PROBLEM_TYPE_BASE = "urn:deskside:problem:"
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    @classmethod
+    def problem_type(cls) -> str:
+        return PROBLEM_TYPE_BASE + cls.slug
+
+
+class BadRequest(DomainError):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    slug = "not-authenticated"
+    title = "Not authenticated"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extensions)
+
+
+class Forbidden(DomainError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    slug = "unprocessable"
+    title = "Unprocessable content"
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    problem_type: str = "about:blank",
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    errors: list[FieldProblem] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """Render a problem+json response; the one place the wire format is written."""
+    problem = Problem(
+        type=problem_type,
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        request_id=current_request_id(),
+        errors=errors,
+        **extensions,
+    )
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _field_location(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def _describe_validation(errors: list[FieldProblem]) -> str:
+    named = "; ".join(f"{error.field}: {error.message}" for error in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return f"{len(errors)} invalid input{'s' if len(errors) != 1 else ''}: {named}{more}"
+
+
+async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        problem_type=exc.problem_type(),
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extensions,
+    )
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldProblem(
+            field=_field_location(tuple(error.get("loc", ()))),
+            message=str(error.get("msg", "invalid")),
+            code=str(error.get("type", "invalid")),
+        )
+        for error in exc.errors()
+    ]
+    return problem_response(
+        422,
+        title="Invalid input",
+        detail=_describe_validation(errors),
+        problem_type=PROBLEM_TYPE_BASE + "validation",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No resource at {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(
+        exc.status_code,
+        detail=detail,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _handle_domain_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    # Unexpected exceptions become a 500 problem in ObservabilityMiddleware,
+    # where the request id is still known.
+
+
+def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each listed error as problem+json."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in sorted(errors, key=lambda e: e.status):
+        entry = responses.setdefault(
+            error.status,
+            {
+                "description": error.title,
+                "content": {
+                    PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
+        )
+        if error.title not in entry["description"]:
+            entry["description"] += f"; {error.title}"
+    return responses

@@ -1,0 +1,164 @@
+"""The settings base every service extends.
+
+Each service has one pydantic-settings class with its own prefix
+(`DESKSIDE_TICKETS_…`). Settings that must agree across the stack (the token
+key, the environment, the `var/` folder) have one global name instead
+(`DESKSIDE_JWT_SECRET`), so one exported variable configures every process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self, TypeVar
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+def _global(name: str) -> Any:
+    """A field read from one stack-wide variable, whatever the service prefix."""
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every Deskside service has."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_by_name=True)
+
+    service_name: ClassVar[str] = "service"
+
+    env: Environment = Field(
+        default="development",
+        validation_alias=_global("DESKSIDE_ENV"),
+        description="`development` (embedded default), `test` or `production`.",
+    )
+    var_dir: Path = Field(
+        default=Path("var"),
+        validation_alias=_global("DESKSIDE_VAR_DIR"),
+        description="Folder for the embedded default's SQLite files, mail and secrets.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means `sqlite+aiosqlite:///<var_dir>/<service>.db`.",
+    )
+    migrate_on_start: bool | None = Field(
+        default=None,
+        description="Apply migrations at start-up. Default: yes, except in production.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_global("DESKSIDE_JWT_SECRET"),
+        description="HS256 key. Empty in development: one is made in `var/jwt-secret`.",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        validation_alias=_global("DESKSIDE_JWT_JWKS_URL"),
+        description="JWKS URL of an OpenID Connect provider; used instead of the secret.",
+    )
+    jwt_issuer: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_ISSUER"))
+    jwt_audience: str = Field(
+        default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=_global("DESKSIDE_LOG_LEVEL")
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.env != "production":
+            return self
+        if self.resolved_database_url.startswith("sqlite"):
+            raise ValueError(
+                f"{self.env_name('database_url')} must name a PostgreSQL database in production"
+            )
+        if self.jwt_jwks_url is None and (
+            self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "DESKSIDE_JWT_SECRET must be set (32+ characters) in production, "
+                "or DESKSIDE_JWT_JWKS_URL given"
+            )
+        return self
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        return str(cls.model_config.get("env_prefix", ""))
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets `field`."""
+        info = cls.model_fields[field]
+        if isinstance(info.validation_alias, AliasChoices):
+            return str(info.validation_alias.choices[0])
+        return f"{cls.env_prefix()}{field}".upper()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / f'{self.service_name}.db'}"
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        if self.migrate_on_start is None:
+            return self.env != "production"
+        return self.migrate_on_start
+
+    def resolved_jwt_secret(self) -> str | None:
+        """The HS256 key; in development, made once in `var/` and shared by every process."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self.jwt_jwks_url is not None:
+            return None
+        return load_or_create_secret(self.var_dir / "jwt-secret")
+
+
+def load_or_create_secret(path: Path) -> str:
+    """Read the secret in `path`, creating it atomically if it does not exist yet.
+
+    Several processes start at once in the embedded stack; linking a fully
+    written temporary file into place means exactly one of them wins and no
+    one ever reads a half-written key.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    candidate.write_text(secrets.token_urlsafe(48))
+    candidate.chmod(0o600)
+    try:
+        path.hardlink_to(candidate)
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
+    return path.read_text().strip()
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+class SettingsError(SystemExit):
+    """A setting is wrong; the message names the variable."""
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """Read settings from the environment, or stop with a message naming each bad variable."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            location = error["loc"]
+            field = str(location[0]) if location else ""
+            variable = (
+                settings_class.env_name(field) if field in settings_class.model_fields else None
+            )
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  {variable}: {message}" if variable else f"  {message}")
+        raise SettingsError(
+            f"Deskside {settings_class.service_name}: invalid configuration\n" + "\n".join(lines)
+        ) from None
