@@ -23,5 +23,9 @@ class Technology(SQLModel, table=True):
     support_tier: str = Field(max_length=32)
     recommended: bool = Field(default=False)
     version: int = Field(default=1)
-    created_at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )

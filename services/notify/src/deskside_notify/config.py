@@ -14,4 +14,3 @@ class NotifySettings(ServiceSettings):
         env_prefix="DESKSIDE_NOTIFY_", extra="ignore", frozen=True, validate_by_name=True
     )
     service_name: ClassVar[str] = "notify"
-

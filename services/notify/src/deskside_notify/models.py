@@ -24,5 +24,9 @@ class WebhookSubscription(SQLModel, table=True):
     active: bool = Field(default=True)
     owner_id: str = Field(max_length=255)
     version: int = Field(default=1)
-    created_at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )

@@ -16,7 +16,5 @@ class WebhookRepository:
         self.session = session
 
     async def list_page(self, page: PageRequest) -> Sequence[WebhookSubscription]:
-        statement = after_cursor(
-            select(WebhookSubscription), [col(WebhookSubscription.id)], page
-        )
+        statement = after_cursor(select(WebhookSubscription), [col(WebhookSubscription.id)], page)
         return (await self.session.exec(statement)).all()

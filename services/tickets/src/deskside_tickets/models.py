@@ -26,8 +26,12 @@ class Ticket(SQLModel, table=True):
     requester_email: str | None = Field(default=None, max_length=320)
     requester_name: str | None = Field(default=None, max_length=255)
     version: int = Field(default=1)
-    created_at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
 
 
 class ReferenceCounter(SQLModel, table=True):

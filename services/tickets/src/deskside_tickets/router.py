@@ -10,7 +10,7 @@ from deskside_contracts.paging import Page
 from deskside_contracts.tickets import TicketCreate, TicketRead
 from deskside_kit.paging import PageParams
 from deskside_kit.problems import Forbidden, problem_responses
-from deskside_tickets.deps import TicketUser, Tickets
+from deskside_tickets.deps import Tickets, TicketUser
 from deskside_tickets.errors import TicketNotFound
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -41,7 +41,9 @@ async def create_ticket(
 
 
 @router.get("", responses=problem_responses(Forbidden), summary="List tickets, newest first")
-async def list_tickets(principal: TicketUser, tickets: Tickets, page: PageParams) -> Page[TicketRead]:
+async def list_tickets(
+    principal: TicketUser, tickets: Tickets, page: PageParams
+) -> Page[TicketRead]:
     return await tickets.list_tickets(principal, page)
 
 

@@ -18,6 +18,4 @@ class Page(BaseModel, Generic[ItemT]):
     model_config = ConfigDict(frozen=True)
 
     items: list[ItemT]
-    next_cursor: str | None = Field(
-        default=None, description="Opaque; `null` on the last page."
-    )
+    next_cursor: str | None = Field(default=None, description="Opaque; `null` on the last page.")

@@ -56,5 +56,3 @@ class TicketRead(ResponseModel):
     version: int = Field(description="Bumped on every change; sent as the `ETag`.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
-
-

@@ -14,7 +14,6 @@ from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Prob
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.database import create_engine, create_sessionmaker
 from deskside_kit.health import health_router
-from deskside_kit.logs import configure_logging
 from deskside_kit.migrations import upgrade_database
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
 from deskside_kit.problems import install_problem_handlers
@@ -47,7 +46,6 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level)
         engine = create_engine(settings.resolved_database_url)
         try:
             if settings.should_migrate_on_start:

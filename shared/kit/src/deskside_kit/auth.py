@@ -116,7 +116,9 @@ class TokenVerifier:
         except jwt.MissingRequiredClaimError as exc:
             raise NotAuthenticated(f"The token has no {exc.claim!r} claim.") from None
         except jwt.PyJWTError:
-            raise NotAuthenticated("The token is malformed or its signature does not verify.") from None
+            raise NotAuthenticated(
+                "The token is malformed or its signature does not verify."
+            ) from None
         return principal_from_claims(claims)
 
     async def _signing_key(self, token: str) -> Any:

@@ -14,10 +14,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, DateTime, literal, tuple_
+from sqlalchemy.orm import Mapped
 from sqlmodel.sql.expression import SelectOfScalar
 
 from deskside_contracts.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
@@ -87,7 +88,7 @@ def _typed(column: ColumnElement[Any], value: Any) -> ColumnElement[Any]:
 
 def after_cursor(
     statement: SelectOfScalar[RowT],
-    columns: Sequence[ColumnElement[Any]],
+    columns: Sequence[ColumnElement[Any] | Mapped[Any]],
     page: PageRequest,
     *,
     descending: bool = False,
@@ -96,12 +97,16 @@ def after_cursor(
 
     The extra row tells whether there is a next page without a COUNT.
     """
+    # Mapped model attributes are column expressions at run time; typing just says so.
+    expressions = [cast("ColumnElement[Any]", column) for column in columns]
     if page.cursor is not None:
-        key = decode_cursor(page.cursor, len(columns))
-        position = tuple_(*columns)
-        values = tuple_(*(_typed(column, value) for column, value in zip(columns, key, strict=True)))
+        key = decode_cursor(page.cursor, len(expressions))
+        position = tuple_(*expressions)
+        values = tuple_(
+            *(_typed(column, value) for column, value in zip(expressions, key, strict=True))
+        )
         statement = statement.where(position < values if descending else position > values)
-    ordering = [column.desc() if descending else column.asc() for column in columns]
+    ordering = [column.desc() if descending else column.asc() for column in expressions]
     return statement.order_by(*ordering).limit(page.limit + 1)
 
 

@@ -59,9 +59,7 @@ class ServiceSettings(BaseSettings):
         description="JWKS URL of an OpenID Connect provider; used instead of the secret.",
     )
     jwt_issuer: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_ISSUER"))
-    jwt_audience: str = Field(
-        default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE")
-    )
+    jwt_audience: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_global("DESKSIDE_LOG_LEVEL")
     )

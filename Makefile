@@ -1,0 +1,59 @@
+# Deskside: `make run` starts the stack, `make test` runs the suite.
+# Both install what they need first; nothing else has to be set up.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV_VERSION := 0.13.8
+# Use the uv on PATH if there is one; otherwise bootstrap a private copy with pip.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS ?= never
+
+ROLE ?= requester
+SUB ?= dev-user
+EMAIL ?=
+NAME ?=
+
+.PHONY: help install run test lint format token migrate clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "Installing uv $(UV_VERSION) into .tools/ ..."
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/pip "uv==$(UV_VERSION)"
+	@mkdir -p .tools/bin && ln -sf ../pip/bin/uv .tools/bin/uv
+
+.venv/.synced: uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: .venv/.synced ## install everything (uv, Python packages) into .venv
+
+run: install ## start the whole stack on http://127.0.0.1:8080 (Ctrl-C stops it)
+	@exec $(UV) run --frozen --no-sync python -m deskside_kit.devstack
+
+test: install ## run the whole suite, on SQLite and on PostgreSQL
+	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy (strict on the source)
+	$(UV) run --frozen --no-sync ruff check .
+	$(UV) run --frozen --no-sync ruff format --check .
+	$(UV) run --frozen --no-sync mypy shared/contracts/src shared/kit/src services/tickets/src services/inventory/src services/notify/src gateway/src
+
+format: install ## apply ruff's fixes and formatting
+	$(UV) run --frozen --no-sync ruff check --fix .
+	$(UV) run --frozen --no-sync ruff format .
+
+token: install ## print a development token: make token ROLE=agent SUB=alice EMAIL=alice@example.com
+	@$(UV) run --frozen --no-sync python -m deskside_kit.tokens --role "$(ROLE)" --sub "$(SUB)" \
+		$(if $(EMAIL),--email "$(EMAIL)") $(if $(NAME),--name "$(NAME)")
+
+migrate: install ## apply every service's migrations (what production runs before starting)
+	$(UV) run --frozen --no-sync python -m deskside_tickets migrate
+	$(UV) run --frozen --no-sync python -m deskside_inventory migrate
+	$(UV) run --frozen --no-sync python -m deskside_notify migrate
+
+clean: ## remove the local data (var/) and installed tools
+	rm -rf var .venv .tools

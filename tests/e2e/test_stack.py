@@ -1,0 +1,88 @@
+"""The whole stack as real processes over real HTTP, through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deskside_kit.devstack import GATEWAY, SERVICES, Stack
+from tests.conftest import DatabaseUrlFor
+from tests.e2e.conftest import free_ports, port_is_free
+from tests.support.tokens import TEST_JWT_SECRET, bearer
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def stack(
+    backend: str, database_url_for: DatabaseUrlFor, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    ports = dict(zip([p.name for p in (*SERVICES, GATEWAY)], free_ports(4), strict=True))
+    environment = {
+        "DESKSIDE_ENV": "test",
+        "DESKSIDE_VAR_DIR": str(tmp_path / "var"),
+        "DESKSIDE_JWT_SECRET": TEST_JWT_SECRET,
+    }
+    if backend == "postgresql":
+        for part in SERVICES:
+            name = f"DESKSIDE_{part.name.upper()}_DATABASE_URL"
+            environment[name] = await database_url_for(part.name)
+    running = Stack(ports=ports, env=environment, log_dir=tmp_path / "logs")
+    await asyncio.to_thread(running.start)
+    try:
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop)
+    assert all(port_is_free(port) for port in ports.values()), "a process still holds a port"
+
+
+async def test_the_thin_slice_through_the_gateway(stack: Stack, tmp_path: Path) -> None:
+    alice = bearer("alice", "requester", email="alice@example.com")
+    admin = bearer("root", "admin")
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as gateway:
+        ready = await gateway.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"tickets": "ok", "inventory": "ok", "notify": "ok"}
+
+        created = await gateway.post(
+            "/v1/tickets",
+            json={"title": "Evernote lost my notes", "description": "On my Android phone"},
+            headers={**alice, "X-Request-ID": "e2e-create-1"},
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["reference"] == "SD-000001"
+        assert created.headers["x-request-id"] == "e2e-create-1"
+
+        read = await gateway.get("/v1/tickets/SD-000001", headers=alice)
+        assert read.status_code == 200
+        assert read.json() == created.json()
+
+        technologies = await gateway.get("/v1/technologies", headers=alice)
+        webhooks = await gateway.get("/v1/webhooks", headers=admin)
+        assert technologies.json() == webhooks.json() == {"items": [], "next_cursor": None}
+
+        for method, path in [
+            ("POST", "/v1/tickets"),
+            ("GET", "/v1/tickets/SD-000001"),
+            ("GET", "/v1/technologies"),
+            ("GET", "/v1/webhooks"),
+        ]:
+            response = await gateway.request(method, path, json={"title": "x"})
+            assert response.status_code == 401, (method, path)
+            assert response.headers["content-type"] == PROBLEM
+
+        document = (await gateway.get("/openapi.json")).json()
+        assert {"/v1/tickets", "/v1/technologies", "/v1/webhooks"} <= set(document["paths"])
+
+    # The request id reached the tickets service and its structured log.
+    log_lines = (tmp_path / "logs" / "tickets.log").read_text().splitlines()
+    entries = [json.loads(line) for line in log_lines if line.startswith("{")]
+    assert any(
+        entry.get("request_id") == "e2e-create-1" and entry.get("status") == 201
+        for entry in entries
+    )
