@@ -3,6 +3,8 @@
     deskside-tickets serve [--host H] [--port P]   run the service with uvicorn
     deskside-tickets migrate                       apply its migrations, then exit
 
+The gateway has no database, so it has `serve` alone.
+
 Production runs `migrate` once (a Job, an init step) before the replicas
 start, so replicas never race to change the schema.
 """
@@ -17,27 +19,30 @@ import uvicorn
 from deskside_kit.database import create_engine
 from deskside_kit.logs import configure_logging
 from deskside_kit.migrations import upgrade_database
-from deskside_kit.settings import ServiceSettings, load_settings
+from deskside_kit.settings import ServiceSettings, StackSettings, load_settings
 
 
 def run_service_cli(
     *,
-    settings_class: type[ServiceSettings],
+    settings_class: type[StackSettings],
     app_factory: str,
-    migrations: str,
     default_port: int,
+    migrations: str | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"deskside-{settings_class.service_name}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
-    commands.add_parser("migrate", help="apply database migrations and exit")
+    if migrations is not None:
+        commands.add_parser("migrate", help="apply database migrations and exit")
     args = parser.parse_args()
 
     settings = load_settings(settings_class)
     configure_logging(settings.service_name, settings.log_level)
     if args.command == "migrate":
+        assert migrations is not None
+        assert isinstance(settings, ServiceSettings)
         asyncio.run(_migrate(settings, migrations))
         return
     uvicorn.run(

@@ -1,4 +1,8 @@
-"""Liveness, readiness and metrics: the same three probes on every service."""
+"""Liveness, readiness and metrics: the same three probes on every service.
+
+The gateway reuses liveness and metrics and has a readiness of its own (its
+upstreams rather than a database).
+"""
 
 from __future__ import annotations
 

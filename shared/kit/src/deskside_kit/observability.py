@@ -51,7 +51,7 @@ class Metrics:
         return render_metrics(self.registry), CONTENT_TYPE_LATEST
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     # The matched route's template, never the raw path: raw paths carry ids and
     # would give every ticket a time series of its own.
     route = scope.get("route")
@@ -66,7 +66,7 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         # The gateway labels by upstream rather than by route template.
-        self.route_label = route_label or _route_template
+        self.route_label = route_label or route_template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

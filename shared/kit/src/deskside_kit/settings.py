@@ -23,12 +23,12 @@ def _global(name: str) -> Any:
     return AliasChoices(name)
 
 
-class ServiceSettings(BaseSettings):
-    """Settings every Deskside service has."""
+class StackSettings(BaseSettings):
+    """Settings every Deskside process has, the gateway included."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_by_name=True)
 
-    service_name: ClassVar[str] = "service"
+    service_name: ClassVar[str] = "deskside"
 
     env: Environment = Field(
         default="development",
@@ -40,6 +40,28 @@ class ServiceSettings(BaseSettings):
         validation_alias=_global("DESKSIDE_VAR_DIR"),
         description="Folder for the embedded default's SQLite files, mail and secrets.",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=_global("DESKSIDE_LOG_LEVEL")
+    )
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        return str(cls.model_config.get("env_prefix", ""))
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets `field`."""
+        info = cls.model_fields[field]
+        if isinstance(info.validation_alias, AliasChoices):
+            return str(info.validation_alias.choices[0])
+        return f"{cls.env_prefix()}{field}".upper()
+
+
+class ServiceSettings(StackSettings):
+    """Settings every Deskside service with a database has."""
+
+    service_name: ClassVar[str] = "service"
+
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL; empty means `sqlite+aiosqlite:///<var_dir>/<service>.db`.",
@@ -60,9 +82,6 @@ class ServiceSettings(BaseSettings):
     )
     jwt_issuer: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_ISSUER"))
     jwt_audience: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE"))
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", validation_alias=_global("DESKSIDE_LOG_LEVEL")
-    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -80,18 +99,6 @@ class ServiceSettings(BaseSettings):
                 "or DESKSIDE_JWT_JWKS_URL given"
             )
         return self
-
-    @classmethod
-    def env_prefix(cls) -> str:
-        return str(cls.model_config.get("env_prefix", ""))
-
-    @classmethod
-    def env_name(cls, field: str) -> str:
-        """The environment variable that sets `field`."""
-        info = cls.model_fields[field]
-        if isinstance(info.validation_alias, AliasChoices):
-            return str(info.validation_alias.choices[0])
-        return f"{cls.env_prefix()}{field}".upper()
 
     @property
     def resolved_database_url(self) -> str:
@@ -136,7 +143,7 @@ def load_or_create_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+SettingsT = TypeVar("SettingsT", bound=StackSettings)
 
 
 class SettingsError(SystemExit):
