@@ -66,8 +66,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def postgres_for_backend(
+    backend: str, request: pytest.FixtureRequest
+) -> tuple[PostgresServer | None, dict[str, str]]:
+    """The server and the run's databases when `backend` is PostgreSQL.
+
+    Requested lazily, so SQLite-only runs never look for PostgreSQL; this is a
+    plain fixture because an async one cannot request others on demand.
+    """
+    if backend != "postgresql":
+        return None, {}
+    server: PostgresServer = request.getfixturevalue("postgres")
+    databases: dict[str, str] = request.getfixturevalue("postgres_databases")
+    return server, databases
+
+
+@pytest.fixture
 async def database_url_for(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    postgres_for_backend: tuple[PostgresServer | None, dict[str, str]], tmp_path: Path
 ) -> AsyncIterator[DatabaseUrlFor]:
     """`await database_url_for("tickets")`: an empty database for that service on `backend`.
 
@@ -75,12 +91,8 @@ async def database_url_for(
     test (tables truncated, sequences restarted), which is much faster than
     creating and migrating one per test.
     """
+    server, databases = postgres_for_backend
     used: list[str] = []
-    server: PostgresServer | None = None
-    databases: dict[str, str] = {}
-    if backend == "postgresql":
-        server = request.getfixturevalue("postgres")
-        databases = request.getfixturevalue("postgres_databases")
 
     async def url_for(service: str) -> str:
         if server is None:

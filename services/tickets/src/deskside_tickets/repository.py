@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import text, update
+from sqlalchemy import Sequence as DatabaseSequence
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import ReferenceCounter, Ticket
 
-TICKET_REFERENCE_SEQUENCE = "ticket_reference_seq"
+TICKET_REFERENCE_SEQUENCE = DatabaseSequence("ticket_reference_seq")
 
 
 class TicketRepository:
@@ -23,12 +24,10 @@ class TicketRepository:
         """The next ticket number: unique under concurrent creates and never reused."""
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
-            result = await self.session.execute(
-                text(f"SELECT nextval('{TICKET_REFERENCE_SEQUENCE}')")
-            )
-            return int(result.scalar_one())
+            number = await self.session.exec(select(TICKET_REFERENCE_SEQUENCE.next_value()))
+            return int(number.one())
         # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
-        result = await self.session.execute(
+        result = await self.session.exec(
             update(ReferenceCounter)
             .where(col(ReferenceCounter.name) == "ticket")
             .values(value=col(ReferenceCounter.value) + 1)

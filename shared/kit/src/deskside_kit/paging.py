@@ -17,12 +17,11 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, DateTime, literal, tuple_
+from sqlalchemy import ColumnElement, TypeDecorator, literal, tuple_
 from sqlalchemy.orm import Mapped
 from sqlmodel.sql.expression import SelectOfScalar
 
 from deskside_contracts.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
-from deskside_kit.database import UtcDateTime
 from deskside_kit.problems import Unprocessable
 
 RowT = TypeVar("RowT")
@@ -75,13 +74,26 @@ PageParams = Annotated[PageRequest, Depends(_page_request)]
 
 
 def _typed(column: ColumnElement[Any], value: Any) -> ColumnElement[Any]:
-    """The cursor value bound with its column's type, so each database compares like with like."""
-    if isinstance(value, str) and isinstance(column.type, (DateTime, UtcDateTime)):
+    """The cursor value bound with its column's type, so each database compares like with like.
+
+    A value of another type than the column's is refused as a forged cursor:
+    PostgreSQL would reject the comparison with an error, not an empty page.
+    """
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):
+        # A decorator's own python_type is often just `object`; its storage type knows.
+        column_type = column_type.impl_instance
+    try:
+        expected: type | None = column_type.python_type
+    except NotImplementedError:
+        expected = None
+    if expected is datetime and isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             raise InvalidCursor("query.cursor: does not belong to this list.") from None
-    if not isinstance(value, str | int | float | datetime | None):
+    wrong_type = expected is not None and not isinstance(value, expected)
+    if wrong_type or isinstance(value, bool) or not isinstance(value, str | int | float | datetime):
         raise InvalidCursor("query.cursor: does not belong to this list.")
     return literal(value, type_=column.type)
 

@@ -159,9 +159,11 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         for error in exc.errors():
             location = error["loc"]
             field = str(location[0]) if location else ""
-            variable = (
-                settings_class.env_name(field) if field in settings_class.model_fields else None
-            )
+            if field in settings_class.model_fields:
+                variable: str | None = settings_class.env_name(field)
+            else:
+                # Stack-wide settings report their variable itself (`DESKSIDE_LOG_LEVEL`).
+                variable = field if field.startswith("DESKSIDE_") else None
             message = error["msg"].removeprefix("Value error, ")
             lines.append(f"  {variable}: {message}" if variable else f"  {message}")
         raise SettingsError(
