@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Problem
 from deskside_kit.auth import TokenVerifier
-from deskside_kit.database import create_engine, create_sessionmaker
+from deskside_kit.database import Sessions, create_engine
 from deskside_kit.health import health_router
 from deskside_kit.migrations import upgrade_database
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
@@ -51,7 +51,7 @@ def create_service_app(
             if settings.should_migrate_on_start:
                 await upgrade_database(engine, migrations)
             app.state.engine = engine
-            app.state.sessionmaker = create_sessionmaker(engine)
+            app.state.sessions = Sessions.for_engine(engine)
             app.state.token_verifier = TokenVerifier(
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,

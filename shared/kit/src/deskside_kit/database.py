@@ -1,14 +1,20 @@
 """Database engines and the one-transaction-per-request session.
 
 SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, so a
-write acknowledged to a client survives a crash or power cut, and opens every
-transaction with `BEGIN IMMEDIATE` so concurrent writers queue on the lock
-instead of failing half way. PostgreSQL (production) goes through asyncpg.
+write acknowledged to a client survives a crash or power cut. A request that
+may write opens its transaction with `BEGIN IMMEDIATE`, so concurrent writers
+queue on the lock instead of failing half way; within one process they queue
+on an asyncio lock first, because SQLite's own busy handler waits by sleeping
+and polling. Reads (GET, HEAD) begin deferred and never wait for a writer: WAL
+gives them a snapshot. PostgreSQL (production) goes through asyncpg.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,6 +67,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # A fixed set of connections, never closed and reopened: each aiosqlite
+        # connection is a thread plus the pragmas below, far too dear per request.
+        options.setdefault("pool_size", 8)
+        options.setdefault("max_overflow", 0)
         engine = create_async_engine(url, **options)
         _tune_sqlite(engine)
         return engine
@@ -86,7 +96,35 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY
         # without waiting; taking the write lock up front makes writers queue.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY_OPTION = "deskside_read_only"
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for transactions that only read."""
+    return engine.execution_options(**{_READ_ONLY_OPTION: True})
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """How a service opens request transactions; made once per app, in its lifespan."""
+
+    writing: async_sessionmaker[AsyncSession]
+    reading: async_sessionmaker[AsyncSession]
+    # SQLite has one writer at a time: this process's writers wait here, without polling.
+    write_lock: asyncio.Lock | None
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine) -> Sessions:
+        return cls(
+            writing=create_sessionmaker(engine),
+            reading=create_sessionmaker(read_only(engine)),
+            write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+        )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -94,7 +132,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def database_answers(engine: AsyncEngine) -> bool:
-    async with engine.connect() as connection:
+    async with read_only(engine).connect() as connection:
         await connection.execute(text("SELECT 1"))
     return True
 
@@ -106,8 +144,12 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     sends the response: a commit that fails turns into an error response, never
     into a 2xx for a write that was lost.
     """
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    sessions: Sessions = request.app.state.sessions
+    if request.method in _READ_METHODS:
+        sessionmaker, write_lock = sessions.reading, None
+    else:
+        sessionmaker, write_lock = sessions.writing, sessions.write_lock
+    async with write_lock or contextlib.nullcontext(), sessionmaker() as session:
         try:
             yield session
         except BaseException:

@@ -11,9 +11,10 @@ from typing import Any
 from deskside_kit.context import current_request_id
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
+# uvicorn adds `color_message`, the same text with terminal colour codes.
 _STANDARD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-) | {"message", "asctime", "taskName"}
+) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
