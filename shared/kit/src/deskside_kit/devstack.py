@@ -178,6 +178,9 @@ def main() -> None:
         stopping = True
         raise KeyboardInterrupt
 
+    # SIGINT too, explicitly: a process started in the background of a script
+    # inherits SIGINT ignored, and Ctrl-C must stop the stack however it started.
+    signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
         print("Starting Deskside (tickets, inventory, notify, gateway)...", flush=True)
