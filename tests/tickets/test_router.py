@@ -218,11 +218,19 @@ class TestAuthentication:
         assert response.status_code == 401
         assert "signature" in response.json()["detail"]
 
-    async def test_integrations_may_not_read_tickets_yet(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/v1/tickets", headers=bearer("mailer", "integration"))
+    async def test_integrations_see_only_the_tickets_they_opened(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        monitor = bearer("monitor", "integration")
+        await open_ticket(client, ALICE)
+        opened = await open_ticket(
+            client, monitor, channel="alert", requester={"id": "carol", "email": "c@example.com"}
+        )
 
-        assert response.status_code == 403
-        assert response.headers["content-type"] == PROBLEM
+        listed = (await client.get("/v1/tickets", headers=monitor)).json()["items"]
+
+        assert [ticket["id"] for ticket in listed] == [opened["id"]]
+        assert (await client.get("/v1/tickets/SD-000001", headers=monitor)).status_code == 404
 
 
 def _without_request_id(problem: dict[str, Any]) -> dict[str, Any]:

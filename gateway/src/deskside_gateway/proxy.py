@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from deskside_kit.auth import SERVICE_TOKEN_HEADER
 from deskside_kit.context import REQUEST_ID_HEADER, current_request_id
 from deskside_kit.problems import PROBLEM_TYPE_BASE, problem_response
 
@@ -37,7 +38,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 # The credential of service-to-service calls: never accepted from outside.
-SERVICE_TOKEN_HEADER = "x-deskside-service-token"  # noqa: S105  (a header name)
+_SERVICE_TOKEN = SERVICE_TOKEN_HEADER.lower()
 _FORWARDED = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 # The gateway's server stamps its own Date; two would be invalid.
 _RESPONSE_DROPPED = frozenset({b"date", b"server"})
@@ -179,7 +180,7 @@ class UpstreamProxy:
                 named_in_connection.update(part.strip().lower() for part in value.split(","))
             headers.add(name, value)
         # Transfer-Encoding goes too: aiohttp frames the streamed body itself.
-        for name in (*HOP_BY_HOP, *named_in_connection, "host", SERVICE_TOKEN_HEADER):
+        for name in (*HOP_BY_HOP, *named_in_connection, "host", _SERVICE_TOKEN):
             headers.popall(name, None)
 
         client_host = (scope.get("client") or ("", 0))[0]

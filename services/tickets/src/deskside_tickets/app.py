@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
 from fastapi import FastAPI
 
 from deskside_kit.app import create_service_app
+from deskside_kit.background import periodically
+from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
 from deskside_tickets.config import TicketsSettings
+from deskside_tickets.repository import TicketRepository
 from deskside_tickets.router import router
+from deskside_tickets.service import TicketService
+from deskside_tickets.technologies import TechnologyDirectory
 
 
 def create_app(settings: TicketsSettings | None = None) -> FastAPI:
+    settings = settings or load_settings(TicketsSettings)
+
+    @asynccontextmanager
+    async def resources(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(
+            base_url=str(settings.inventory_url).rstrip("/"),
+            timeout=httpx.Timeout(settings.inventory_timeout),
+        ) as inventory:
+            app.state.technologies = TechnologyDirectory(
+                inventory, service_token=app.state.service_token
+            )
+
+            async def housekeeping() -> None:
+                sessions: Sessions = app.state.sessions
+                async with sessions.write_transaction() as session:
+                    service = TicketService(
+                        TicketRepository(session), settings, app.state.technologies
+                    )
+                    await service.close_resolved(utc_now())
+                    await service.enrich_pending()
+
+            async with periodically(
+                "tickets-housekeeping", settings.housekeeping_interval, housekeeping
+            ):
+                yield
+
     return create_service_app(
-        settings or load_settings(TicketsSettings),
+        settings,
         title="Deskside tickets",
         description="Tickets, their lifecycle and the help given.",
         routers=[router],
         migrations="deskside_tickets:migrations",
+        resources=resources,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AnyHttpUrl, Field
 from pydantic_settings import SettingsConfigDict
 
 from deskside_kit.settings import ServiceSettings
@@ -20,4 +20,26 @@ class TicketsSettings(ServiceSettings):
         default="SD",
         pattern=r"^[A-Z][A-Z0-9]{0,9}$",
         description="Prefix of ticket references: `SD` gives `SD-000042`.",
+    )
+    inventory_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8002"),
+        description="Where tickets asks inventory about a ticket's technology.",
+    )
+    inventory_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="Seconds to wait for inventory before creating the ticket without "
+        "the technology snapshot (filled in later).",
+    )
+    reopen_window_days: int = Field(
+        default=14, ge=0, description="Days after closing during which a ticket may be reopened."
+    )
+    auto_close_days: int = Field(
+        default=7, ge=1, description="Days after which a resolved ticket closes by itself."
+    )
+    housekeeping_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between runs of the background jobs (auto-close, enrichment).",
     )

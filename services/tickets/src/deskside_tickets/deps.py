@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
@@ -22,11 +22,21 @@ def _settings(request: Request) -> TicketsSettings:
 Settings = Annotated[TicketsSettings, Depends(_settings)]
 
 
-def _ticket_service(session: Session, settings: Settings) -> TicketService:
-    return TicketService(TicketRepository(session), settings)
+def _ticket_service(request: Request, session: Session, settings: Settings) -> TicketService:
+    return TicketService(TicketRepository(session), settings, request.app.state.technologies)
 
 
 Tickets = Annotated[TicketService, Depends(_ticket_service)]
 
-# People who raise and follow tickets; integrations get their own routes later.
-TicketUser = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN))]
+# People who raise and follow tickets, and integrations that open them (alerts, forms).
+TicketUser = Annotated[
+    Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN, Role.INTEGRATION))
+]
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The `ETag` you read (`"3"`): the change applies only to that version, '
+        "else 412.",
+    ),
+]

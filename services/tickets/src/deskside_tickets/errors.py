@@ -1,6 +1,8 @@
 """Domain errors of the tickets service."""
 
-from deskside_kit.problems import NotFound
+from __future__ import annotations
+
+from deskside_kit.problems import Conflict, Forbidden, NotFound, PreconditionFailed
 
 
 class TicketNotFound(NotFound):
@@ -9,3 +11,30 @@ class TicketNotFound(NotFound):
 
     def __init__(self, ticket_ref: str) -> None:
         super().__init__(f"No ticket {ticket_ref!r} that you can see.")
+
+
+class InvalidTransition(Conflict):
+    slug = "invalid-transition"
+    title = "Not possible in the ticket's current status"
+
+    def __init__(self, action: str, status: str) -> None:
+        super().__init__(
+            f"Cannot {action} a ticket that is {status}.", action=action, current_status=status
+        )
+
+
+class StaleVersion(PreconditionFailed):
+    slug = "stale-version"
+    title = "The ticket has changed"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(
+            f"If-Match names another version; the ticket is now at version {current_version}. "
+            "Read it again and retry.",
+            current_version=current_version,
+        )
+
+
+class NotYours(Forbidden):
+    slug = "not-allowed"
+    title = "Not allowed"

@@ -5,33 +5,103 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from deskside_kit.database import UtcDateTime, utc_now
+from deskside_kit.idempotency import IdempotencyKey
 from deskside_kit.ids import new_id
+from deskside_kit.outbox import OutboxEvent
+
+# The kit's tables live in this service's database too; importing them here
+# puts them in the metadata the migrations describe.
+__all__ = ["Comment", "IdempotencyKey", "OutboxEvent", "ReferenceCounter", "Ticket", "TicketChange"]
+
+
+def _timestamp(nullable: bool = False) -> Column[datetime]:
+    return Column(UtcDateTime, nullable=nullable)
 
 
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_requester_id_id", "requester_id", "id"),)
+    __table_args__ = (
+        Index("ix_tickets_requester_id_id", "requester_id", "id"),
+        Index("ix_tickets_created_at_id", "created_at", "id"),
+        Index("ix_tickets_updated_at_id", "updated_at", "id"),
+        Index("ix_tickets_priority_id", "priority", "id"),
+        Index("ix_tickets_status", "status"),
+        Index("ix_tickets_assignee_id", "assignee_id"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("tkt"), primary_key=True, max_length=40)
     number: int = Field(unique=True, description="The sequential part of the reference.")
     reference: str = Field(unique=True, max_length=24)
     title: str = Field(max_length=200)
-    description: str = Field(default="")
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: str = Field(default="new", max_length=32)
+    waiting_on: str | None = Field(default=None, max_length=16)
+    channel: str = Field(default="web", max_length=16)
+    impact: str = Field(default="medium", max_length=16)
+    urgency: str = Field(default="medium", max_length=16)
+    priority: str = Field(default="p3", max_length=4)
+    priority_overridden: bool = Field(default=False)
+    priority_reason: str | None = Field(default=None, max_length=1000)
+    category: str | None = Field(default=None, max_length=100)
+    technology_key: str | None = Field(default=None, max_length=64, index=True)
+    technology_name: str | None = Field(default=None, max_length=200)
+    technology_vendor: str | None = Field(default=None, max_length=200)
+    technology_tier: str | None = Field(default=None, max_length=32)
+    technology_guide: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    enrichment: str = Field(default="none", max_length=32, index=True)
+    device_id: str | None = Field(default=None, max_length=64)
+    account_id: str | None = Field(default=None, max_length=64)
+    work_stopped: bool = Field(default=False)
     requester_id: str = Field(max_length=255)
     requester_email: str | None = Field(default=None, max_length=320)
     requester_name: str | None = Field(default=None, max_length=255)
+    created_by: str = Field(max_length=255)
+    assignee_id: str | None = Field(default=None, max_length=255)
+    group_id: str | None = Field(default=None, max_length=64, index=True)
+    resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    first_response_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    resolved_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    closed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     version: int = Field(default=1)
-    created_at: datetime = Field(
-        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
-    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Comment(SQLModel, table=True):
+    __tablename__ = "ticket_comments"
+    __table_args__ = (Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("cmt"), primary_key=True, max_length=40)
+    ticket_id: str = Field(foreign_key="tickets.id", max_length=40)
+    author_id: str = Field(max_length=255)
+    author_email: str | None = Field(default=None, max_length=320)
+    author_name: str | None = Field(default=None, max_length=255)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    internal: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class TicketChange(SQLModel, table=True):
+    """The history: one row per changed field (or per event without a field)."""
+
+    __tablename__ = "ticket_changes"
+    __table_args__ = (Index("ix_ticket_changes_ticket_id_id", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(foreign_key="tickets.id", max_length=40)
+    at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=32)
+    field: str | None = Field(default=None, max_length=64)
+    old: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    new: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Entries about internal notes: requesters never see them, not even that they exist.
+    internal: bool = Field(default=False)
 
 
 class ReferenceCounter(SQLModel, table=True):

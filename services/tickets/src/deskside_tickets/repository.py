@@ -4,16 +4,43 @@ transaction commits once, in the session dependency."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Sequence as DatabaseSequence
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.paging import PageRequest, after_cursor
-from deskside_tickets.models import ReferenceCounter, Ticket
+from deskside_tickets.models import Comment, ReferenceCounter, Ticket, TicketChange
 
 TICKET_REFERENCE_SEQUENCE = DatabaseSequence("ticket_reference_seq")
+
+SORTS: dict[str, tuple[Any, bool]] = {
+    "-created_at": (Ticket.created_at, True),
+    "created_at": (Ticket.created_at, False),
+    "-updated_at": (Ticket.updated_at, True),
+    "updated_at": (Ticket.updated_at, False),
+    "priority": (Ticket.priority, False),
+    "-priority": (Ticket.priority, True),
+}
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    statuses: Sequence[str] = ()
+    priorities: Sequence[str] = ()
+    assignee_id: str | None = None
+    group_id: str | None = None
+    requester_id: str | None = None
+    technology_key: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    # For requesters and integrations: only tickets raised for them or by them.
+    visible_to: str | None = None
 
 
 class TicketRepository:
@@ -35,20 +62,99 @@ class TicketRepository:
         )
         return int(result.scalar_one())
 
-    async def add(self, ticket: Ticket) -> Ticket:
-        self.session.add(ticket)
+    async def add(self, row: Any) -> None:
+        self.session.add(row)
         await self.session.flush()
-        return ticket
 
-    async def find_by_id_or_reference(self, ticket_ref: str) -> Ticket | None:
+    async def find(self, ticket_ref: str, *, for_update: bool = False) -> Ticket | None:
+        """By id (`tkt_…`) or by reference (`SD-000042`)."""
         column = Ticket.reference if "-" in ticket_ref else Ticket.id
-        result = await self.session.exec(select(Ticket).where(col(column) == ticket_ref))
-        return result.first()
+        statement = select(Ticket).where(col(column) == ticket_ref)
+        if for_update:
+            # PostgreSQL locks the row until commit, so two changes never both
+            # start from the same version; SQLite writers are serialised anyway.
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
 
-    async def list_page(self, page: PageRequest, *, requester_id: str | None) -> Sequence[Ticket]:
-        """Newest first; only `requester_id`'s tickets when given."""
+    async def list_page(
+        self, page: PageRequest, filters: TicketFilters, sort: str
+    ) -> Sequence[Ticket]:
         statement = select(Ticket)
-        if requester_id is not None:
-            statement = statement.where(col(Ticket.requester_id) == requester_id)
-        statement = after_cursor(statement, [col(Ticket.id)], page, descending=True)
+        conditions = []
+        if filters.visible_to is not None:
+            conditions.append(
+                or_(
+                    col(Ticket.requester_id) == filters.visible_to,
+                    col(Ticket.created_by) == filters.visible_to,
+                )
+            )
+        if filters.statuses:
+            conditions.append(col(Ticket.status).in_(filters.statuses))
+        if filters.priorities:
+            conditions.append(col(Ticket.priority).in_(filters.priorities))
+        if filters.assignee_id is not None:
+            conditions.append(col(Ticket.assignee_id) == filters.assignee_id)
+        if filters.group_id is not None:
+            conditions.append(col(Ticket.group_id) == filters.group_id)
+        if filters.requester_id is not None:
+            conditions.append(col(Ticket.requester_id) == filters.requester_id)
+        if filters.technology_key is not None:
+            conditions.append(col(Ticket.technology_key) == filters.technology_key)
+        if filters.created_after is not None:
+            conditions.append(col(Ticket.created_at) >= filters.created_after)
+        if filters.created_before is not None:
+            conditions.append(col(Ticket.created_at) < filters.created_before)
+        if filters.updated_after is not None:
+            conditions.append(col(Ticket.updated_at) >= filters.updated_after)
+        if conditions:
+            statement = statement.where(*conditions)
+        column, descending = SORTS[sort]
+        statement = after_cursor(
+            statement, [col(column), col(Ticket.id)], page, descending=descending
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def comments(self, ticket_id: str, *, include_internal: bool) -> Sequence[Comment]:
+        statement = select(Comment).where(col(Comment.ticket_id) == ticket_id)
+        if not include_internal:
+            statement = statement.where(col(Comment.internal).is_(False))
+        return (await self.session.exec(statement.order_by(col(Comment.id)))).all()
+
+    async def comment_page(
+        self, ticket_id: str, page: PageRequest, *, include_internal: bool
+    ) -> Sequence[Comment]:
+        statement = select(Comment).where(col(Comment.ticket_id) == ticket_id)
+        if not include_internal:
+            statement = statement.where(col(Comment.internal).is_(False))
+        statement = after_cursor(statement, [col(Comment.id)], page)
+        return (await self.session.exec(statement)).all()
+
+    async def history_page(
+        self, ticket_id: str, page: PageRequest, *, include_internal: bool
+    ) -> Sequence[TicketChange]:
+        statement = select(TicketChange).where(col(TicketChange.ticket_id) == ticket_id)
+        if not include_internal:
+            statement = statement.where(col(TicketChange.internal).is_(False))
+        statement = after_cursor(statement, [col(TicketChange.id)], page)
+        return (await self.session.exec(statement)).all()
+
+    async def resolved_before(self, cutoff: datetime, limit: int) -> Sequence[Ticket]:
+        """Resolved tickets due to close, locked so that only one replica closes each."""
+        statement = (
+            select(Ticket)
+            .where(col(Ticket.status) == "resolved", col(Ticket.resolved_at) < cutoff)
+            .order_by(col(Ticket.resolved_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def pending_enrichment(self, limit: int) -> Sequence[Ticket]:
+        statement = (
+            select(Ticket)
+            .where(col(Ticket.enrichment) == "pending")
+            .order_by(col(Ticket.created_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         return (await self.session.exec(statement)).all()

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from deskside_contracts.paging import Page
-from deskside_contracts.tickets import TicketCreate, TicketRead
+from deskside_contracts.tickets import (
+    AssignRequest,
+    ChangeRead,
+    CloseRequest,
+    CommentCreate,
+    CommentRead,
+    Priority,
+    ReopenRequest,
+    ResolveRequest,
+    TicketCreate,
+    TicketRead,
+    TicketStatus,
+    TicketUpdate,
+    WaitRequest,
+)
+from deskside_kit.idempotency import (
+    IdempotencyDep,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+)
 from deskside_kit.paging import PageParams
 from deskside_kit.problems import Forbidden, problem_responses
-from deskside_tickets.deps import Tickets, TicketUser
-from deskside_tickets.errors import TicketNotFound
+from deskside_tickets.deps import IfMatch, Tickets, TicketUser
+from deskside_tickets.errors import InvalidTransition, StaleVersion, TicketNotFound
+from deskside_tickets.repository import TicketFilters
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -23,28 +44,72 @@ TicketRef = Annotated[
         description="The ticket's id (`tkt_…`) or its reference (`SD-000042`).",
     ),
 ]
+Sort = Literal["-created_at", "created_at", "-updated_at", "updated_at", "priority", "-priority"]
+CHANGE_ERRORS = problem_responses(Forbidden, TicketNotFound, InvalidTransition, StaleVersion)
+
+
+def _with_etag(response: Response, ticket: TicketRead) -> TicketRead:
+    response.headers["ETag"] = f'"{ticket.version}"'
+    return ticket
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Forbidden),
+    # A replay returns the stored response as it was; the model documents both.
+    response_model=TicketRead,
+    responses=problem_responses(Forbidden, IdempotencyKeyReused, IdempotencyKeyInFlight),
     summary="Open a ticket: the caller gets its reference number at once",
 )
 async def create_ticket(
-    data: TicketCreate, principal: TicketUser, tickets: Tickets, response: Response
-) -> TicketRead:
+    data: TicketCreate,
+    principal: TicketUser,
+    tickets: Tickets,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> TicketRead | Response:
+    replay = await idempotency.claim(data)
+    if replay is not None:
+        return replay
     ticket = await tickets.create_ticket(principal, data)
     response.headers["Location"] = f"/v1/tickets/{ticket.reference}"
-    response.headers["ETag"] = f'"{ticket.version}"'
+    _with_etag(response, ticket)
+    await idempotency.remember(status.HTTP_201_CREATED, ticket, dict(response.headers))
     return ticket
 
 
-@router.get("", responses=problem_responses(Forbidden), summary="List tickets, newest first")
+@router.get("", responses=problem_responses(Forbidden), summary="Find tickets")
 async def list_tickets(
-    principal: TicketUser, tickets: Tickets, page: PageParams
+    principal: TicketUser,
+    tickets: Tickets,
+    page: PageParams,
+    status_: Annotated[
+        list[TicketStatus] | None, Query(alias="status", description="Repeatable.")
+    ] = None,
+    priority: Annotated[list[Priority] | None, Query(description="Repeatable.")] = None,
+    assignee: Annotated[str | None, Query(max_length=255)] = None,
+    group: Annotated[str | None, Query(max_length=64)] = None,
+    requester: Annotated[str | None, Query(max_length=255)] = None,
+    technology: Annotated[str | None, Query(max_length=64)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    updated_after: datetime | None = None,
+    sort: Annotated[Sort, Query(description="Field to sort by; `-` for descending.")] = (
+        "-created_at"
+    ),
 ) -> Page[TicketRead]:
-    return await tickets.list_tickets(principal, page)
+    filters = TicketFilters(
+        statuses=[s.value for s in status_ or []],
+        priorities=[p.value for p in priority or []],
+        assignee_id=assignee,
+        group_id=group,
+        requester_id=requester,
+        technology_key=technology,
+        created_after=created_after,
+        created_before=created_before,
+        updated_after=updated_after,
+    )
+    return await tickets.list_tickets(principal, page, filters, sort)
 
 
 @router.get(
@@ -55,6 +120,129 @@ async def list_tickets(
 async def get_ticket(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, response: Response
 ) -> TicketRead:
-    ticket = await tickets.get_ticket(principal, ticket_ref)
-    response.headers["ETag"] = f'"{ticket.version}"'
-    return ticket
+    return _with_etag(response, await tickets.get_ticket(principal, ticket_ref))
+
+
+@router.patch("/{ticket_ref}", responses=CHANGE_ERRORS, summary="Change a ticket's fields")
+async def update_ticket(
+    ticket_ref: TicketRef,
+    data: TicketUpdate,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    ticket = await tickets.update_ticket(principal, ticket_ref, data, if_match)
+    return _with_etag(response, ticket)
+
+
+@router.post("/{ticket_ref}/assign", responses=CHANGE_ERRORS, summary="Assign an agent or group")
+async def assign_ticket(
+    ticket_ref: TicketRef,
+    data: AssignRequest,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    return _with_etag(response, await tickets.assign(principal, ticket_ref, data, if_match))
+
+
+@router.post("/{ticket_ref}/start", responses=CHANGE_ERRORS, summary="Start work on a ticket")
+async def start_ticket(
+    ticket_ref: TicketRef,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    return _with_etag(response, await tickets.start(principal, ticket_ref, if_match))
+
+
+@router.post(
+    "/{ticket_ref}/wait", responses=CHANGE_ERRORS, summary="Wait on the requester or the vendor"
+)
+async def wait_on(
+    ticket_ref: TicketRef,
+    data: WaitRequest,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    return _with_etag(response, await tickets.wait(principal, ticket_ref, data, if_match))
+
+
+@router.post("/{ticket_ref}/resolve", responses=CHANGE_ERRORS, summary="Resolve a ticket")
+async def resolve_ticket(
+    ticket_ref: TicketRef,
+    data: ResolveRequest,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    return _with_etag(response, await tickets.resolve(principal, ticket_ref, data, if_match))
+
+
+@router.post("/{ticket_ref}/close", responses=CHANGE_ERRORS, summary="Close a ticket")
+async def close_ticket(
+    ticket_ref: TicketRef,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    data: CloseRequest | None = None,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    ticket = await tickets.close(principal, ticket_ref, data or CloseRequest(), if_match)
+    return _with_etag(response, ticket)
+
+
+@router.post(
+    "/{ticket_ref}/reopen",
+    responses=CHANGE_ERRORS,
+    summary="Reopen a resolved ticket, or a closed one within the reopen window",
+)
+async def reopen_ticket(
+    ticket_ref: TicketRef,
+    data: ReopenRequest,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    return _with_etag(response, await tickets.reopen(principal, ticket_ref, data, if_match))
+
+
+@router.post(
+    "/{ticket_ref}/comments",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Forbidden, TicketNotFound, InvalidTransition),
+    summary="Reply on a ticket, or add an internal note (agents)",
+)
+async def add_comment(
+    ticket_ref: TicketRef, data: CommentCreate, principal: TicketUser, tickets: Tickets
+) -> CommentRead:
+    return await tickets.add_comment(principal, ticket_ref, data)
+
+
+@router.get(
+    "/{ticket_ref}/comments",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="The conversation, oldest first (requesters never see internal notes)",
+)
+async def list_comments(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
+) -> Page[CommentRead]:
+    return await tickets.list_comments(principal, ticket_ref, page)
+
+
+@router.get(
+    "/{ticket_ref}/history",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="Every change: who, when, which field, old and new value",
+)
+async def ticket_history(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
+) -> Page[ChangeRead]:
+    return await tickets.history(principal, ticket_ref, page)

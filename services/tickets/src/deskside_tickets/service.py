@@ -1,15 +1,55 @@
-"""The rules of the tickets service; turns rows into contracts."""
+"""The rules of the tickets service: who may do what to a ticket, and what it records.
+
+Every change bumps the ticket's `version`, writes its history rows and its
+event into the outbox, all in the request's one transaction.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from deskside_contracts.common import Role
+from deskside_contracts.inventory import SupportTier
 from deskside_contracts.paging import Page
-from deskside_contracts.tickets import Person, TicketCreate, TicketRead, TicketStatus
+from deskside_contracts.tickets import (
+    AssignRequest,
+    ChangeRead,
+    Channel,
+    CloseRequest,
+    CommentCreate,
+    CommentRead,
+    EnrichmentStatus,
+    Level,
+    Person,
+    Priority,
+    ReopenRequest,
+    ResolveRequest,
+    TechnologySnapshot,
+    TicketCreate,
+    TicketRead,
+    TicketStatus,
+    TicketUpdate,
+    WaitingOn,
+    WaitRequest,
+)
 from deskside_kit.auth import Principal
+from deskside_kit.database import utc_now
+from deskside_kit.outbox import record_event
 from deskside_kit.paging import PageRequest, build_page
+from deskside_kit.problems import Forbidden
 from deskside_tickets.config import TicketsSettings
-from deskside_tickets.errors import TicketNotFound
-from deskside_tickets.models import Ticket
-from deskside_tickets.repository import TicketRepository
+from deskside_tickets.errors import InvalidTransition, StaleVersion, TicketNotFound
+from deskside_tickets.lifecycle import may, priority_for
+from deskside_tickets.models import Comment, Ticket, TicketChange
+from deskside_tickets.repository import SORTS, TicketFilters, TicketRepository
+from deskside_tickets.technologies import Lookup, TechnologyDirectory
+
+logger = logging.getLogger("deskside.tickets")
+
+SOURCE = "tickets"
+SYSTEM_ACTOR = "system"
 
 
 def format_reference(prefix: str, number: int) -> str:
@@ -17,53 +57,477 @@ def format_reference(prefix: str, number: int) -> str:
 
 
 def ticket_to_read(ticket: Ticket) -> TicketRead:
+    technology = None
+    if ticket.technology_key is not None:
+        technology = TechnologySnapshot(
+            key=ticket.technology_key,
+            name=ticket.technology_name,
+            vendor=ticket.technology_vendor,
+            support_tier=SupportTier(ticket.technology_tier) if ticket.technology_tier else None,
+            guide=ticket.technology_guide,
+        )
     return TicketRead(
         id=ticket.id,
         reference=ticket.reference,
         title=ticket.title,
         description=ticket.description,
         status=TicketStatus(ticket.status),
+        waiting_on=WaitingOn(ticket.waiting_on) if ticket.waiting_on else None,
+        channel=Channel(ticket.channel),
+        impact=Level(ticket.impact),
+        urgency=Level(ticket.urgency),
+        priority=Priority(ticket.priority),
+        priority_overridden=ticket.priority_overridden,
+        priority_reason=ticket.priority_reason,
+        category=ticket.category,
+        technology=technology,
+        enrichment=EnrichmentStatus(ticket.enrichment),
+        device_id=ticket.device_id,
+        account_id=ticket.account_id,
+        work_stopped=ticket.work_stopped,
         requester=Person(
             id=ticket.requester_id, email=ticket.requester_email, name=ticket.requester_name
         ),
+        created_by=ticket.created_by,
+        assignee_id=ticket.assignee_id,
+        group_id=ticket.group_id,
+        resolution=ticket.resolution,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
         version=ticket.version,
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
     )
 
 
+def comment_to_read(comment: Comment) -> CommentRead:
+    return CommentRead(
+        id=comment.id,
+        ticket_id=comment.ticket_id,
+        author=Person(id=comment.author_id, email=comment.author_email, name=comment.author_name),
+        body=comment.body,
+        internal=comment.internal,
+        created_at=comment.created_at,
+    )
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an `If-Match` header names; None when there is none (or `*`)."""
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    try:
+        return int(value)
+    except ValueError:
+        return -1  # matches no version: a malformed tag is stale by definition
+
+
+def _may_see(principal: Principal, ticket: Ticket) -> bool:
+    # Requesters see tickets raised for them; integrations those they opened.
+    return (
+        principal.is_staff
+        or ticket.requester_id == principal.sub
+        or ticket.created_by == principal.sub
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value.value if hasattr(value, "value") else value)
+
+
 class TicketService:
-    def __init__(self, repository: TicketRepository, settings: TicketsSettings) -> None:
+    def __init__(
+        self,
+        repository: TicketRepository,
+        settings: TicketsSettings,
+        directory: TechnologyDirectory | None,
+    ) -> None:
         self.repository = repository
         self.settings = settings
+        self.directory = directory
+
+    # --- reading ------------------------------------------------------------------
+
+    async def get_ticket(self, principal: Principal, ticket_ref: str) -> TicketRead:
+        return ticket_to_read(await self._visible_ticket(principal, ticket_ref))
+
+    async def list_tickets(
+        self, principal: Principal, page: PageRequest, filters: TicketFilters, sort: str
+    ) -> Page[TicketRead]:
+        if not principal.is_staff:
+            # Requesters and integrations list what is theirs, whatever they ask for.
+            filters = TicketFilters(**{**filters.__dict__, "visible_to": principal.sub})
+        rows = await self.repository.list_page(page, filters, sort)
+        column = SORTS[sort][0].key
+        return build_page(
+            rows,
+            page,
+            sort_key=lambda t: [getattr(t, column), t.id],
+            to_item=ticket_to_read,
+        )
+
+    async def list_comments(
+        self, principal: Principal, ticket_ref: str, page: PageRequest
+    ) -> Page[CommentRead]:
+        ticket = await self._visible_ticket(principal, ticket_ref)
+        rows = await self.repository.comment_page(
+            ticket.id, page, include_internal=principal.is_staff
+        )
+        return build_page(rows, page, sort_key=lambda c: [c.id], to_item=comment_to_read)
+
+    async def history(
+        self, principal: Principal, ticket_ref: str, page: PageRequest
+    ) -> Page[ChangeRead]:
+        ticket = await self._visible_ticket(principal, ticket_ref)
+        rows = await self.repository.history_page(
+            ticket.id, page, include_internal=principal.is_staff
+        )
+        return build_page(rows, page, sort_key=lambda c: [c.id], to_item=ChangeRead.model_validate)
+
+    # --- creating -----------------------------------------------------------------
 
     async def create_ticket(self, principal: Principal, data: TicketCreate) -> TicketRead:
+        if data.requester is not None and not principal.has_role(
+            Role.AGENT, Role.ADMIN, Role.INTEGRATION
+        ):
+            raise Forbidden("Only agents and integrations open tickets for someone else.")
+        # Asked before the transaction writes anything: a slow inventory then
+        # delays this request only, never holds a lock others wait on.
+        lookup = await self._look_up(data.technology)
         number = await self.repository.next_reference_number()
+        requester = data.requester
         ticket = Ticket(
             number=number,
             reference=format_reference(self.settings.reference_prefix, number),
             title=data.title,
             description=data.description,
             status=TicketStatus.NEW.value,
-            requester_id=principal.sub,
-            requester_email=principal.email,
-            requester_name=principal.name,
+            channel=data.channel.value,
+            impact=data.impact.value,
+            urgency=data.urgency.value,
+            priority=priority_for(data.impact, data.urgency).value,
+            category=data.category,
+            device_id=data.device_id,
+            account_id=data.account_id,
+            work_stopped=data.work_stopped,
+            requester_id=requester.id if requester else principal.sub,
+            requester_email=requester.email if requester else principal.email,
+            requester_name=requester.name if requester else principal.name,
+            created_by=principal.sub,
         )
-        return ticket_to_read(await self.repository.add(ticket))
+        _apply_technology(ticket, data.technology, lookup)
+        await self.repository.add(ticket)
+        self._history(ticket, principal.sub, "created")
+        return self._emit("ticket.created", ticket)
 
-    async def get_ticket(self, principal: Principal, ticket_ref: str) -> TicketRead:
-        ticket = await self.repository.find_by_id_or_reference(ticket_ref)
+    async def _look_up(self, key: str | None) -> Lookup | None:
+        if key is None or self.directory is None:
+            return None
+        return await self.directory.look_up(key)
+
+    # --- changing -----------------------------------------------------------------
+
+    async def update_ticket(
+        self, principal: Principal, ticket_ref: str, data: TicketUpdate, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        if TicketStatus(ticket.status) in _FINAL:
+            raise InvalidTransition("edit", ticket.status)
+        if not principal.is_staff:
+            staff_only = {"priority", "impact", "urgency", "category"} & data.model_fields_set
+            if staff_only:
+                raise Forbidden(f"Only agents change {', '.join(sorted(staff_only))}.")
+        changes: dict[str, tuple[Any, Any]] = {}
+        for name in ("title", "description", "category", "work_stopped", "impact", "urgency"):
+            if name in data.model_fields_set and getattr(data, name) is not None:
+                new = getattr(data, name)
+                new = new.value if hasattr(new, "value") else new
+                if getattr(ticket, name) != new:
+                    changes[name] = (getattr(ticket, name), new)
+                    setattr(ticket, name, new)
+        if data.technology is not None and data.technology != ticket.technology_key:
+            changes["technology"] = (ticket.technology_key, data.technology)
+            _apply_technology(ticket, data.technology, await self._look_up(data.technology))
+        if data.priority is not None:
+            changes["priority"] = (ticket.priority, data.priority.value)
+            ticket.priority = data.priority.value
+            ticket.priority_overridden = True
+            ticket.priority_reason = data.priority_reason
+        elif {"impact", "urgency"} & changes.keys() and not ticket.priority_overridden:
+            computed = priority_for(Level(ticket.impact), Level(ticket.urgency)).value
+            if computed != ticket.priority:
+                changes["priority"] = (ticket.priority, computed)
+                ticket.priority = computed
+        if not changes:
+            return ticket_to_read(ticket)
+        self._touch(ticket)
+        for name, (old, new) in changes.items():
+            self._history(ticket, principal.sub, "updated", name, old, new)
+        return self._emit(
+            "ticket.updated",
+            ticket,
+            changes={
+                name: {"old": _text(old), "new": _text(new)} for name, (old, new) in changes.items()
+            },
+        )
+
+    async def assign(
+        self, principal: Principal, ticket_ref: str, data: AssignRequest, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._staff_change(principal, ticket_ref, if_match, "assign")
+        changed = False
+        for name, value in (("assignee_id", data.assignee_id), ("group_id", data.group_id)):
+            if value is not None and getattr(ticket, name) != value:
+                self._history(ticket, principal.sub, "assigned", name, getattr(ticket, name), value)
+                setattr(ticket, name, value)
+                changed = True
+        if not changed:
+            return ticket_to_read(ticket)
+        self._touch(ticket)
+        return self._emit("ticket.assigned", ticket)
+
+    async def start(
+        self, principal: Principal, ticket_ref: str, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._staff_change(principal, ticket_ref, if_match, "start")
+        old = self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+        return self._emit("ticket.updated", ticket, changes=_status_change(old, ticket))
+
+    async def wait(
+        self, principal: Principal, ticket_ref: str, data: WaitRequest, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._staff_change(principal, ticket_ref, if_match, "wait")
+        target = (
+            TicketStatus.WAITING_ON_REQUESTER
+            if data.on is WaitingOn.REQUESTER
+            else TicketStatus.WAITING_ON_VENDOR
+        )
+        if ticket.status == target.value:
+            raise InvalidTransition(f"wait on {data.on.value} for", ticket.status)
+        old = self._set_status(ticket, principal.sub, target)
+        ticket.waiting_on = data.on.value
+        return self._emit("ticket.updated", ticket, changes=_status_change(old, ticket))
+
+    async def resolve(
+        self, principal: Principal, ticket_ref: str, data: ResolveRequest, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._staff_change(principal, ticket_ref, if_match, "resolve")
+        self._set_status(ticket, principal.sub, TicketStatus.RESOLVED)
+        ticket.resolution = data.resolution
+        ticket.resolved_at = ticket.updated_at
+        self._history(ticket, principal.sub, "resolved", "resolution", None, data.resolution)
+        return self._emit("ticket.resolved", ticket)
+
+    async def close(
+        self, principal: Principal, ticket_ref: str, data: CloseRequest, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        # Requesters may confirm a resolution by closing; anything else is the desk's call.
+        if not principal.is_staff and ticket.status != TicketStatus.RESOLVED.value:
+            if ticket.status == TicketStatus.CLOSED.value:
+                raise InvalidTransition("close", ticket.status)
+            raise Forbidden("Only agents close a ticket that is not resolved.")
+        self._check("close", ticket)
+        self._close(ticket, principal.sub, data.reason)
+        return self._emit("ticket.closed", ticket)
+
+    async def reopen(
+        self, principal: Principal, ticket_ref: str, data: ReopenRequest, if_match: str | None
+    ) -> TicketRead:
+        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        self._check("reopen", ticket)
+        if ticket.status == TicketStatus.CLOSED.value:
+            window = timedelta(days=self.settings.reopen_window_days)
+            if ticket.closed_at is None or utc_now() - ticket.closed_at > window:
+                raise InvalidTransition(
+                    f"reopen (closed over {self.settings.reopen_window_days} days ago)",
+                    ticket.status,
+                )
+        self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        self._history(ticket, principal.sub, "reopened", "reason", None, data.reason)
+        return self._emit("ticket.reopened", ticket, reason=data.reason)
+
+    async def add_comment(
+        self, principal: Principal, ticket_ref: str, data: CommentCreate
+    ) -> CommentRead:
+        ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
+        if data.internal and not principal.is_staff:
+            raise Forbidden("Only agents write internal notes.")
+        if ticket.status == TicketStatus.CLOSED.value:
+            raise InvalidTransition("comment on", ticket.status)
+        comment = Comment(
+            ticket_id=ticket.id,
+            author_id=principal.sub,
+            author_email=principal.email,
+            author_name=principal.name,
+            body=data.body,
+            internal=data.internal,
+        )
+        await self.repository.add(comment)
+        self._touch(ticket)
+        if (
+            not data.internal
+            and principal.is_staff
+            and principal.sub != ticket.requester_id
+            and ticket.first_response_at is None
+        ):
+            ticket.first_response_at = comment.created_at
+        self._history(
+            ticket, principal.sub, "commented", "comment", None, comment.id, internal=data.internal
+        )
+        read = comment_to_read(comment)
+        if not data.internal:
+            # Internal notes stay inside the desk: no event, so no email or webhook.
+            self._emit("ticket.commented", ticket, comment=read.model_dump(mode="json"))
+        return read
+
+    # --- background jobs ----------------------------------------------------------
+
+    async def close_resolved(self, now: datetime, limit: int = 100) -> int:
+        """Close tickets resolved more than `auto_close_days` ago; returns how many."""
+        cutoff = now - timedelta(days=self.settings.auto_close_days)
+        tickets = await self.repository.resolved_before(cutoff, limit)
+        for ticket in tickets:
+            self._close(ticket, SYSTEM_ACTOR, "closed automatically after resolution")
+            self._emit("ticket.closed", ticket)
+        return len(tickets)
+
+    async def enrich_pending(self, limit: int = 50) -> int:
+        """Fill in the technology snapshots inventory could not give at creation."""
+        tickets = await self.repository.pending_enrichment(limit)
+        enriched = 0
+        for ticket in tickets:
+            assert ticket.technology_key is not None
+            lookup = await self._look_up(ticket.technology_key)
+            if lookup is None:
+                break  # inventory still does not answer: try again next round
+            _apply_technology(ticket, ticket.technology_key, lookup)
+            self._touch(ticket)
+            self._history(
+                ticket, SYSTEM_ACTOR, "enriched", "enrichment", "pending", ticket.enrichment
+            )
+            changes = {"enrichment": {"old": "pending", "new": ticket.enrichment}}
+            self._emit("ticket.updated", ticket, changes=changes)
+            enriched += 1
+        return enriched
+
+    # --- helpers ------------------------------------------------------------------
+
+    async def _visible_ticket(
+        self, principal: Principal, ticket_ref: str, *, for_update: bool = False
+    ) -> Ticket:
+        ticket = await self.repository.find(ticket_ref, for_update=for_update)
         # Someone else's ticket answers exactly like a missing one: its
-        # existence is not the requester's to learn.
+        # existence is not the caller's to learn.
         if ticket is None or not _may_see(principal, ticket):
             raise TicketNotFound(ticket_ref)
-        return ticket_to_read(ticket)
+        return ticket
 
-    async def list_tickets(self, principal: Principal, page: PageRequest) -> Page[TicketRead]:
-        requester_id = None if principal.is_staff else principal.sub
-        rows = await self.repository.list_page(page, requester_id=requester_id)
-        return build_page(rows, page, sort_key=lambda t: [t.id], to_item=ticket_to_read)
+    async def _ticket_for_change(
+        self, principal: Principal, ticket_ref: str, if_match: str | None
+    ) -> Ticket:
+        ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
+        expected = parse_if_match(if_match)
+        if expected is not None and expected != ticket.version:
+            raise StaleVersion(ticket.version)
+        return ticket
+
+    async def _staff_change(
+        self, principal: Principal, ticket_ref: str, if_match: str | None, action: str
+    ) -> Ticket:
+        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        if not principal.is_staff:
+            raise Forbidden(f"Only agents {action} tickets.")
+        self._check(action, ticket)
+        return ticket
+
+    def _check(self, action: str, ticket: Ticket) -> None:
+        if not may(action, TicketStatus(ticket.status)):
+            raise InvalidTransition(action, ticket.status)
+
+    def _set_status(self, ticket: Ticket, actor: str, status: TicketStatus) -> str:
+        """Move the ticket to `status`; returns the status it had."""
+        old = ticket.status
+        self._history(ticket, actor, "status_changed", "status", old, status.value)
+        ticket.status = status.value
+        if status not in (TicketStatus.WAITING_ON_REQUESTER, TicketStatus.WAITING_ON_VENDOR):
+            ticket.waiting_on = None
+        self._touch(ticket)
+        return old
+
+    def _close(self, ticket: Ticket, actor: str, reason: str | None) -> None:
+        self._set_status(ticket, actor, TicketStatus.CLOSED)
+        ticket.closed_at = ticket.updated_at
+        if reason:
+            self._history(ticket, actor, "closed", "reason", None, reason)
+
+    def _touch(self, ticket: Ticket) -> None:
+        ticket.version += 1
+        ticket.updated_at = utc_now()
+
+    def _history(
+        self,
+        ticket: Ticket,
+        actor: str,
+        action: str,
+        field: str | None = None,
+        old: Any = None,
+        new: Any = None,
+        *,
+        internal: bool = False,
+    ) -> None:
+        self.repository.session.add(
+            TicketChange(
+                ticket_id=ticket.id,
+                actor=actor,
+                action=action,
+                field=field,
+                old=_text(old),
+                new=_text(new),
+                internal=internal,
+            )
+        )
+
+    def _emit(self, event_type: str, ticket: Ticket, **data: Any) -> TicketRead:
+        read = ticket_to_read(ticket)
+        record_event(
+            self.repository.session,
+            source=SOURCE,
+            type=event_type,
+            subject=ticket.id,
+            data={"ticket": read.model_dump(mode="json"), **data},
+        )
+        return read
 
 
-def _may_see(principal: Principal, ticket: Ticket) -> bool:
-    return principal.is_staff or ticket.requester_id == principal.sub
+_FINAL = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
+
+
+def _status_change(old: str, ticket: Ticket) -> dict[str, dict[str, str]]:
+    return {"status": {"old": old, "new": ticket.status}}
+
+
+def _apply_technology(ticket: Ticket, key: str | None, lookup: Lookup | None) -> None:
+    ticket.technology_key = key
+    ticket.technology_name = ticket.technology_vendor = None
+    ticket.technology_tier = ticket.technology_guide = None
+    if key is None:
+        ticket.enrichment = EnrichmentStatus.NONE.value
+    elif lookup is None:
+        ticket.enrichment = EnrichmentStatus.PENDING.value
+    elif lookup.snapshot is None:
+        ticket.enrichment = EnrichmentStatus.UNKNOWN_TECHNOLOGY.value
+    else:
+        snapshot = lookup.snapshot
+        ticket.enrichment = EnrichmentStatus.DONE.value
+        ticket.technology_name = snapshot.name
+        ticket.technology_vendor = snapshot.vendor
+        ticket.technology_tier = snapshot.support_tier.value if snapshot.support_tier else None
+        ticket.technology_guide = snapshot.guide

@@ -31,6 +31,9 @@ class TechnologyRead(ResponseModel):
     vendor: str | None = None
     support_tier: SupportTier
     recommended: bool
+    guide: str | None = Field(
+        default=None, description="Where people and agents find how to get help with it."
+    )
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime

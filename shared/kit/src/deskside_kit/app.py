@@ -58,6 +58,7 @@ def create_service_app(
                 secret=settings.resolved_jwt_secret(),
                 jwks_url=settings.jwt_jwks_url,
             )
+            app.state.service_token = settings.resolved_service_token()
             app.state.started_at = time.time()
             if resources is None:
                 yield

@@ -9,6 +9,7 @@ library holding the same key can mint a working token.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -166,10 +167,22 @@ def _find_key(keys: jwt.PyJWKSet, key_id: Any) -> jwt.PyJWK | None:
 _bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider.")
 
 
+SERVICE_TOKEN_HEADER = "X-Deskside-Service-Token"  # noqa: S105  (a header name)
+# Another Deskside service calling with the shared service credential. The
+# public gateway strips the header, so only callers inside the stack have it.
+SERVICE_PRINCIPAL = Principal(sub="deskside-service", roles=frozenset({Role.INTEGRATION}))
+
+
 async def _current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    service_token = request.headers.get(SERVICE_TOKEN_HEADER)
+    if service_token is not None:
+        expected: str | None = request.app.state.service_token
+        if expected is None or not hmac.compare_digest(service_token, expected):
+            raise NotAuthenticated(f"The {SERVICE_TOKEN_HEADER} is not valid.")
+        return SERVICE_PRINCIPAL
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("Send `Authorization: Bearer <token>`.")
     verifier: TokenVerifier = request.app.state.token_verifier

@@ -126,6 +126,13 @@ class Sessions:
             write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
         )
 
+    @contextlib.asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction outside any request (background jobs), committed on success."""
+        async with self.write_lock or contextlib.nullcontext(), self.writing() as session:
+            yield session
+            await session.commit()
+
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

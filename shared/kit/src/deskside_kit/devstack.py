@@ -167,6 +167,7 @@ def main() -> None:
     settings = load_settings(ServiceSettings)
     # Make the shared development key before the four processes race to.
     settings.resolved_jwt_secret()
+    settings.resolved_service_token()
     stack = Stack(host=arguments.host)
 
     stopping = False

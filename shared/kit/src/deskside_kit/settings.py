@@ -80,6 +80,12 @@ class ServiceSettings(StackSettings):
         validation_alias=_global("DESKSIDE_JWT_JWKS_URL"),
         description="JWKS URL of an OpenID Connect provider; used instead of the secret.",
     )
+    service_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_global("DESKSIDE_SERVICE_TOKEN"),
+        description="Credential of service-to-service calls (`X-Deskside-Service-Token`). "
+        "Empty in development: one is made in `var/service-token`.",
+    )
     jwt_issuer: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_ISSUER"))
     jwt_audience: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE"))
 
@@ -119,6 +125,14 @@ class ServiceSettings(StackSettings):
         if self.jwt_jwks_url is not None:
             return None
         return load_or_create_secret(self.var_dir / "jwt-secret")
+
+    def resolved_service_token(self) -> str | None:
+        """The service credential; in development, made once in `var/` like the JWT key."""
+        if self.service_token is not None:
+            return self.service_token.get_secret_value()
+        if self.env == "production":
+            return None  # service calls stay off until one is configured
+        return load_or_create_secret(self.var_dir / "service-token")
 
 
 def load_or_create_secret(path: Path) -> str:

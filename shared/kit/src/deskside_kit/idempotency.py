@@ -1,0 +1,232 @@
+"""`Idempotency-Key` for POSTs that create: a retried request never creates twice.
+
+The same key with the same body replays the first response; with another
+body it is a 422; while the first request is still being worked on, a 409.
+
+A key is claimed in a transaction of its own, committed at once, so a
+concurrent duplicate sees the claim. The response is stored in the request's
+own transaction, with the resource it created: both commit or neither does.
+A failed request gives its claim back; a claim left by a crashed process is
+taken over once it is older than `ABANDONED_AFTER`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, Text, delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from deskside_kit.auth import CurrentPrincipal
+from deskside_kit.database import Session, Sessions, UtcDateTime, utc_now
+from deskside_kit.problems import Conflict, Unprocessable
+
+ABANDONED_AFTER = timedelta(minutes=5)
+KEPT_FOR = timedelta(hours=24)
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Only these response headers are stored and replayed.
+_REPLAYED_HEADERS = ("location", "etag")
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+
+    # Keys are the caller's own: two callers may pick the same one.
+    owner: str = Field(primary_key=True, max_length=255)
+    key: str = Field(primary_key=True, max_length=255)
+    operation: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = Field(default=None)
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_headers: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+
+
+class IdempotencyKeyReused(Unprocessable):
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    slug = "idempotency-key-in-flight"
+    title = "Request already in progress"
+
+
+class Idempotency:
+    """What a handler sees: `await claim(body)`, then `remember(...)` on success."""
+
+    def __init__(
+        self, *, key: str | None, owner: str, operation: str, sessions: Sessions, session: Any
+    ) -> None:
+        self.key = key
+        self.owner = owner
+        self.operation = operation
+        self._sessions = sessions
+        self._session: AsyncSession = session
+        self._claimed = False
+
+    async def claim(self, body: BaseModel) -> Response | None:
+        """Claim the key for this request; or the stored response to replay instead."""
+        if self.key is None:
+            return None
+        request_hash = _hash(self.operation, body)
+        async with self._sessions.writing() as claims:
+            claims.add(
+                IdempotencyKey(
+                    owner=self.owner,
+                    key=self.key,
+                    operation=self.operation,
+                    request_hash=request_hash,
+                )
+            )
+            try:
+                await claims.commit()
+                self._claimed = True
+                return None
+            except IntegrityError:
+                await claims.rollback()
+            existing = (
+                await claims.exec(
+                    select(IdempotencyKey).where(
+                        col(IdempotencyKey.owner) == self.owner,
+                        col(IdempotencyKey.key) == self.key,
+                    )
+                )
+            ).one()
+            if existing.request_hash != request_hash:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was used with another request; use a new key."
+                )
+            if existing.status_code is not None:
+                return _replay(existing)
+            if utc_now() - existing.created_at < ABANDONED_AFTER:
+                raise IdempotencyKeyInFlight(
+                    "A request with this Idempotency-Key is still in progress; retry later.",
+                    headers={"Retry-After": "1"},
+                )
+            # Left by a process that died mid-request: take it over, unless another
+            # retry just did (the created_at comparison makes this a compare-and-set).
+            taken = await claims.exec(
+                update(IdempotencyKey)
+                .where(
+                    col(IdempotencyKey.owner) == self.owner,
+                    col(IdempotencyKey.key) == self.key,
+                    col(IdempotencyKey.created_at) == existing.created_at,
+                )
+                .values(created_at=utc_now())
+            )
+            await claims.commit()
+            if taken.rowcount != 1:
+                raise IdempotencyKeyInFlight(
+                    "A request with this Idempotency-Key is still in progress; retry later.",
+                    headers={"Retry-After": "1"},
+                )
+            self._claimed = True
+            return None
+
+    async def remember(self, status_code: int, body: BaseModel, headers: dict[str, str]) -> None:
+        """Store the response in the request's transaction, beside what it created."""
+        if not self._claimed:
+            return
+        stored_headers = {
+            name.lower(): value
+            for name, value in headers.items()
+            if name.lower() in _REPLAYED_HEADERS
+        }
+        await self._session.exec(
+            update(IdempotencyKey)
+            .where(col(IdempotencyKey.owner) == self.owner, col(IdempotencyKey.key) == self.key)
+            .values(
+                status_code=status_code,
+                response_body=body.model_dump_json(),
+                response_headers=stored_headers,
+            )
+        )
+
+    async def release(self) -> None:
+        """Give the claim back after a failed request, so a retry can run."""
+        if not self._claimed:
+            return
+        # The request's own transaction is rolled back first: on SQLite it may
+        # hold the write lock this delete needs.
+        await self._session.rollback()
+        await self._session.exec(
+            delete(IdempotencyKey).where(
+                col(IdempotencyKey.owner) == self.owner,
+                col(IdempotencyKey.key) == self.key,
+                col(IdempotencyKey.status_code).is_(None),
+            )
+        )
+        await self._session.commit()
+
+
+def _hash(operation: str, body: BaseModel) -> str:
+    canonical = json.dumps(
+        [operation, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(stored: IdempotencyKey) -> Response:
+    assert stored.status_code is not None
+    headers = dict(stored.response_headers or {})
+    headers[REPLAYED_HEADER] = "true"
+    return Response(
+        content=stored.response_body or "",
+        status_code=stored.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+async def _idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=255,
+            description="Makes a retried create safe: the same key and body replay the "
+            "first response.",
+        ),
+    ] = None,
+) -> AsyncIterator[Idempotency]:
+    route = request.scope.get("route")
+    operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    idempotency = Idempotency(
+        key=idempotency_key or None,
+        owner=principal.sub,
+        operation=operation,
+        sessions=request.app.state.sessions,
+        session=session,
+    )
+    try:
+        yield idempotency
+    except Exception:
+        await idempotency.release()
+        raise
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency, scope="function")]
+
+
+async def purge_expired_keys(session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete keys older than KEPT_FOR; returns how many went."""
+    cutoff = (now or utc_now()) - KEPT_FOR
+    result = await session.exec(
+        delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < cutoff)
+    )
+    return int(result.rowcount or 0)
