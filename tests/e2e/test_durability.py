@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import free_ports
+from tests.support.servers import free_ports
 from tests.support.tokens import TEST_JWT_SECRET, bearer
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from deskside_kit.devstack import GATEWAY, SERVICES, Stack
 from tests.conftest import DatabaseUrlFor
-from tests.e2e.conftest import free_ports, port_is_free
+from tests.support.servers import free_ports, port_is_free
 from tests.support.tokens import TEST_JWT_SECRET, bearer
 
 PROBLEM = "application/problem+json"

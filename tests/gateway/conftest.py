@@ -10,12 +10,11 @@ import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -23,8 +22,8 @@ from starlette.routing import Route
 
 from deskside_gateway.app import create_app
 from deskside_gateway.config import GatewaySettings
-from tests.e2e.conftest import free_ports
 from tests.support.apps import serving
+from tests.support.servers import serving_over_http, unused_url
 
 SLOW_SECONDS = 3.0
 
@@ -80,28 +79,9 @@ async def _chunks(count: int) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-@asynccontextmanager
-async def running_upstream(app: Starlette) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yield its base URL."""
-    (port,) = free_ports(1)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-def unused_url() -> str:
-    """A URL where nothing listens: connections are refused."""
-    (port,) = free_ports(1)
-    return f"http://127.0.0.1:{port}"
+def running_upstream(app: Starlette) -> AbstractAsyncContextManager[str]:
+    """Serve an echo app over real HTTP; yields its base URL."""
+    return serving_over_http(app, lifespan="off")
 
 
 GatewayFor = Callable[..., Awaitable[httpx.AsyncClient]]

@@ -1,16 +1,31 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
+from deskside_inventory.app import create_app as create_inventory_app
+from deskside_inventory.config import InventorySettings
+from deskside_inventory.models import Technology
+from deskside_kit.database import Sessions
+from deskside_kit.outbox import OutboxEvent
 from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
 from tests.conftest import DatabaseUrlFor
 from tests.support.apps import serving
-from tests.support.tokens import TEST_JWT_SECRET
+from tests.support.servers import serving_over_http, unused_url
+from tests.support.tokens import TEST_JWT_SECRET, bearer
+
+ALICE = bearer("alice", "requester", email="alice@example.com", name="Alice Ames")
+BOB = bearer("bob", "requester", email="bob@example.com")
+AGENT = bearer("agnes", "agent", email="agnes@example.com", name="Agnes Agent")
+ADMIN = bearer("root", "admin")
+PROBLEM = "application/problem+json"
+SERVICE_TOKEN = "test-service-token-0123456789abcdef"
 
 
 @pytest.fixture
@@ -20,6 +35,10 @@ async def settings(database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsS
         var_dir=tmp_path,
         database_url=await database_url_for("tickets"),
         jwt_secret=TEST_JWT_SECRET,
+        service_token=SERVICE_TOKEN,
+        # Nothing listens there: tests that need inventory start one (see `inventory`).
+        inventory_url=unused_url(),
+        inventory_timeout=0.5,
     )
 
 
@@ -27,3 +46,56 @@ async def settings(database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsS
 async def client(settings: TicketsSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with serving(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+async def inventory(
+    database_url_for: DatabaseUrlFor, tmp_path: Path
+) -> AsyncIterator[tuple[str, Sessions]]:
+    """A real inventory service over HTTP with a small catalog: (base URL, its sessions)."""
+    app = create_inventory_app(
+        InventorySettings(
+            env="test",
+            var_dir=tmp_path,
+            database_url=await database_url_for("inventory"),
+            jwt_secret=TEST_JWT_SECRET,
+            service_token=SERVICE_TOKEN,
+        )
+    )
+    async with serving_over_http(app) as url:
+        sessions: Sessions = app.state.sessions
+        async with sessions.write_transaction() as session:
+            session.add(
+                Technology(
+                    key="dropbox",
+                    name="Dropbox",
+                    kind="service",
+                    category="storage",
+                    vendor="Dropbox, Inc.",
+                    support_tier="best_effort",
+                )
+            )
+        yield url, sessions
+
+
+OpenTicket = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def open_ticket(
+    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    body = {"title": "Dropbox stopped syncing", "description": "Since this morning.", **fields}
+    response = await client.post("/v1/tickets", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    ticket: dict[str, Any] = response.json()
+    return ticket
+
+
+async def outbox_events(client: httpx.AsyncClient) -> list[OutboxEvent]:
+    """The events the tickets app behind `client` has written, oldest first."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
+    async with sessions.reading() as session:
+        rows = await session.exec(select(OutboxEvent).order_by(OutboxEvent.sequence))  # type: ignore[arg-type]
+        return list(rows.all())

@@ -10,21 +10,7 @@ import httpx
 import pytest
 
 from tests.support.tokens import bearer
-
-ALICE = bearer("alice", "requester", email="alice@example.com", name="Alice Ames")
-BOB = bearer("bob", "requester")
-AGENT = bearer("agnes", "agent")
-PROBLEM = "application/problem+json"
-
-
-async def open_ticket(
-    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
-) -> dict[str, Any]:
-    body = {"title": "Dropbox stopped syncing", "description": "Since this morning.", **fields}
-    response = await client.post("/v1/tickets", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    ticket: dict[str, Any] = response.json()
-    return ticket
+from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, open_ticket
 
 
 class TestCreateTicket:

@@ -1,0 +1,62 @@
+"""Real HTTP servers on loopback for tests: free ports, and an app served by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nobody listens on right now (held open together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on `port` (closed connections lingering in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        # What `make run` needs next time: uvicorn binds with SO_REUSEADDR too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def unused_url() -> str:
+    """A URL where nothing listens: connections are refused."""
+    (port,) = free_ports(1)
+    return f"http://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def serving_over_http(app: ASGIApp, *, lifespan: str = "auto") -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free loopback port, in this event loop; yield its URL."""
+    (port,) = free_ports(1)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
