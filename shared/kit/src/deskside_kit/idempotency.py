@@ -81,7 +81,7 @@ class Idempotency:
         """Claim the key for this request; or the stored response to replay instead."""
         if self.key is None:
             return None
-        request_hash = _hash(self.operation, body)
+        request_hash = request_fingerprint(self.operation, body)
         async with self._sessions.writing() as claims:
             claims.add(
                 IdempotencyKey(
@@ -172,7 +172,8 @@ class Idempotency:
         await self._session.commit()
 
 
-def _hash(operation: str, body: BaseModel) -> str:
+def request_fingerprint(operation: str, body: BaseModel) -> str:
+    """What makes two requests "the same": the operation and the validated body."""
     canonical = json.dumps(
         [operation, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
     )

@@ -1,0 +1,187 @@
+"""Retried creates never create twice; a ticket is created even when inventory is down."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from sqlmodel import select
+
+from deskside_contracts.tickets import TicketCreate
+from deskside_kit.database import Sessions, utc_now
+from deskside_kit.idempotency import IdempotencyKey, request_fingerprint
+from deskside_tickets.config import TicketsSettings
+from deskside_tickets.repository import TicketRepository
+from deskside_tickets.service import TicketService
+from deskside_tickets.technologies import TechnologyDirectory
+from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, outbox_events
+
+BODY = {"title": "Outlook on my Mac keeps asking for my password"}
+
+
+def _sessions(client: httpx.AsyncClient) -> Sessions:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
+    return sessions
+
+
+async def _keys(client: httpx.AsyncClient) -> list[IdempotencyKey]:
+    async with _sessions(client).reading() as session:
+        return list((await session.exec(select(IdempotencyKey))).all())
+
+
+class TestIdempotentCreates:
+    async def test_the_same_key_and_body_replays_the_first_response(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = {**ALICE, "Idempotency-Key": "form-42"}
+        first = await client.post("/v1/tickets", json=BODY, headers=headers)
+        again = await client.post("/v1/tickets", json=BODY, headers=headers)
+
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert again.json() == first.json()
+        assert again.headers["location"] == first.headers["location"]
+        assert again.headers["idempotent-replayed"] == "true"
+        listed = (await client.get("/v1/tickets", headers=ALICE)).json()["items"]
+        assert len(listed) == 1
+        assert [e.type for e in await outbox_events(client)] == ["ticket.created"]
+
+    async def test_another_body_with_the_same_key_is_422(self, client: httpx.AsyncClient) -> None:
+        headers = {**ALICE, "Idempotency-Key": "form-43"}
+        await client.post("/v1/tickets", json=BODY, headers=headers)
+        response = await client.post("/v1/tickets", json={"title": "Other"}, headers=headers)
+        assert response.status_code == 422
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["type"] == "urn:deskside:problem:idempotency-key-reused"
+
+    async def test_keys_belong_to_their_caller(self, client: httpx.AsyncClient) -> None:
+        first = await client.post(
+            "/v1/tickets", json=BODY, headers={**ALICE, "Idempotency-Key": "k"}
+        )
+        other = await client.post("/v1/tickets", json=BODY, headers={**BOB, "Idempotency-Key": "k"})
+        assert other.status_code == 201
+        assert other.json()["id"] != first.json()["id"]
+
+    async def test_a_request_still_in_flight_is_409(self, client: httpx.AsyncClient) -> None:
+        headers = {**ALICE, "Idempotency-Key": "slow-1"}
+        first = await client.post("/v1/tickets", json=BODY, headers=headers)
+        # Make the stored key look like a request that is still being worked on.
+        async with _sessions(client).write_transaction() as session:
+            key = (await session.exec(select(IdempotencyKey))).one()
+            key.status_code = None
+            session.add(key)
+
+        response = await client.post("/v1/tickets", json=BODY, headers=headers)
+
+        assert first.status_code == 201
+        assert response.status_code == 409
+        assert response.json()["type"] == "urn:deskside:problem:idempotency-key-in-flight"
+        assert response.headers["retry-after"] == "1"
+
+    async def test_concurrent_duplicates_create_once(self, client: httpx.AsyncClient) -> None:
+        headers = {**ALICE, "Idempotency-Key": "double-click"}
+        responses = await asyncio.gather(
+            *(client.post("/v1/tickets", json=BODY, headers=headers) for _ in range(5))
+        )
+        statuses = sorted(response.status_code for response in responses)
+        assert set(statuses) <= {201, 409}
+        created = {r.json()["id"] for r in responses if r.status_code == 201}
+        assert len(created) == 1
+        listed = (await client.get("/v1/tickets", headers=ALICE)).json()["items"]
+        assert len(listed) == 1
+
+    async def test_an_abandoned_claim_is_taken_over(self, client: httpx.AsyncClient) -> None:
+        fingerprint = request_fingerprint("POST /v1/tickets", TicketCreate(**BODY))
+        for key, age in [("crashed", timedelta(hours=1)), ("recent", timedelta(seconds=5))]:
+            async with _sessions(client).write_transaction() as session:
+                session.add(
+                    IdempotencyKey(
+                        owner="alice",
+                        key=key,
+                        operation="POST /v1/tickets",
+                        request_hash=fingerprint,
+                        created_at=utc_now() - age,
+                    )
+                )
+
+        # A claim left by a process that died long ago no longer blocks a retry...
+        taken_over = await client.post(
+            "/v1/tickets", json=BODY, headers={**ALICE, "Idempotency-Key": "crashed"}
+        )
+        # ...while a recent one may still be in progress.
+        recent = await client.post(
+            "/v1/tickets", json=BODY, headers={**ALICE, "Idempotency-Key": "recent"}
+        )
+
+        assert taken_over.status_code == 201
+        assert recent.status_code == 409
+
+    async def test_a_failed_request_gives_its_key_back(self, client: httpx.AsyncClient) -> None:
+        body = {**BODY, "requester": {"id": "bob"}}
+        refused = await client.post(
+            "/v1/tickets", json=body, headers={**ALICE, "Idempotency-Key": "oops"}
+        )
+        assert refused.status_code == 403
+        assert await _keys(client) == []
+
+
+class TestTechnologyEnrichment:
+    async def test_the_ticket_keeps_the_catalog_snapshot(
+        self,
+        settings: TicketsSettings,
+        inventory: tuple[str, Sessions],
+    ) -> None:
+        from deskside_tickets.app import create_app
+        from tests.support.apps import serving
+
+        url, _ = inventory
+        async with serving(create_app(settings.model_copy(update={"inventory_url": url}))) as c:
+            response = await c.post(
+                "/v1/tickets", json={**BODY, "technology": "dropbox"}, headers=ALICE
+            )
+            unknown = await c.post(
+                "/v1/tickets", json={**BODY, "technology": "myspace"}, headers=ALICE
+            )
+        assert response.status_code == 201
+        ticket = response.json()
+        assert ticket["enrichment"] == "done"
+        assert ticket["technology"] == {
+            "key": "dropbox",
+            "name": "Dropbox",
+            "vendor": "Dropbox, Inc.",
+            "support_tier": "best_effort",
+            "guide": None,
+        }
+        assert unknown.json()["enrichment"] == "unknown_technology"
+
+    async def test_inventory_down_still_gives_a_reference_then_fills_in_later(
+        self,
+        client: httpx.AsyncClient,
+        settings: TicketsSettings,
+        inventory: tuple[str, Sessions],
+    ) -> None:
+        # `client`'s inventory URL answers nothing: the ticket is created regardless.
+        response = await client.post(
+            "/v1/tickets", json={**BODY, "technology": "dropbox"}, headers=ALICE
+        )
+        assert response.status_code == 201
+        ticket = response.json()
+        assert ticket["reference"] == "SD-000001"
+        assert ticket["enrichment"] == "pending"
+        assert ticket["technology"]["key"] == "dropbox"
+        assert ticket["technology"]["name"] is None
+
+        # Inventory is back: the background job fills the snapshot in.
+        url, _ = inventory
+        async with httpx.AsyncClient(base_url=url, timeout=2) as http:
+            directory = TechnologyDirectory(http, service_token=SERVICE_TOKEN)
+            async with _sessions(client).write_transaction() as session:
+                service = TicketService(TicketRepository(session), settings, directory)
+                assert await service.enrich_pending() == 1
+
+        after = (await client.get(f"/v1/tickets/{ticket['id']}", headers=AGENT)).json()
+        assert after["enrichment"] == "done"
+        assert after["technology"]["name"] == "Dropbox"
+        assert after["version"] == ticket["version"] + 1
