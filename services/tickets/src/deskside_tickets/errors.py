@@ -38,3 +38,19 @@ class StaleVersion(PreconditionFailed):
 class NotYours(Forbidden):
     slug = "not-allowed"
     title = "Not allowed"
+
+
+class NotFoundOnTicket(NotFound):
+    slug = "not-found"
+    title = "Not found"
+
+    def __init__(self, what: str, identifier: str) -> None:
+        super().__init__(f"The ticket has no {what} {identifier!r}.")
+
+
+class AlreadyRated(Conflict):
+    slug = "already-rated"
+    title = "Already rated"
+
+    def __init__(self) -> None:
+        super().__init__("The requester has already rated this ticket; a rating is given once.")

@@ -15,7 +15,19 @@ from deskside_kit.outbox import OutboxEvent
 
 # The kit's tables live in this service's database too; importing them here
 # puts them in the metadata the migrations describe.
-__all__ = ["Comment", "IdempotencyKey", "OutboxEvent", "ReferenceCounter", "Ticket", "TicketChange"]
+__all__ = [
+    "Comment",
+    "Escalation",
+    "Evidence",
+    "IdempotencyKey",
+    "Interaction",
+    "OutboxEvent",
+    "ReferenceCounter",
+    "Ticket",
+    "TicketChange",
+    "TicketLink",
+    "Watcher",
+]
 
 
 def _timestamp(nullable: bool = False) -> Column[datetime]:
@@ -67,6 +79,11 @@ class Ticket(SQLModel, table=True):
     first_response_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     resolved_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     closed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    merged_into_id: str | None = Field(default=None, max_length=40)
+    tier: int = Field(default=1, description="The support tier working it: 1 to 3.")
+    satisfaction_rating: int | None = Field(default=None)
+    satisfaction_comment: str | None = Field(default=None, max_length=2000)
+    satisfaction_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
@@ -102,6 +119,90 @@ class TicketChange(SQLModel, table=True):
     new: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Entries about internal notes: requesters never see them, not even that they exist.
     internal: bool = Field(default=False)
+
+
+class Interaction(SQLModel, table=True):
+    """Help the desk gave a person: a call, a visit, a remote session, advice."""
+
+    __tablename__ = "ticket_interactions"
+    __table_args__ = (Index("ix_ticket_interactions_ticket_id_id", "ticket_id", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("int"), primary_key=True, max_length=40)
+    ticket_id: str = Field(foreign_key="tickets.id", max_length=40)
+    kind: str = Field(max_length=32)
+    agent_id: str = Field(max_length=255)
+    scheduled_for: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    started_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    duration_minutes: int | None = Field(default=None)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    remote_tool: str | None = Field(default=None, max_length=100)
+    remote_link: str | None = Field(default=None, max_length=2000)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Watcher(SQLModel, table=True):
+    """Someone copied on a ticket: they see it and get its public updates."""
+
+    __tablename__ = "ticket_watchers"
+    __table_args__ = (Index("ix_ticket_watchers_person_id", "person_id"),)
+
+    ticket_id: str = Field(foreign_key="tickets.id", primary_key=True, max_length=40)
+    person_id: str = Field(primary_key=True, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=255)
+    added_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class TicketLink(SQLModel, table=True):
+    """Two related tickets; stored once, with the smaller id first."""
+
+    __tablename__ = "ticket_links"
+
+    first_id: str = Field(foreign_key="tickets.id", primary_key=True, max_length=40)
+    second_id: str = Field(foreign_key="tickets.id", primary_key=True, max_length=40)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Escalation(SQLModel, table=True):
+    """Up a tier inside the desk, or out to the vendor, with the evidence for it."""
+
+    __tablename__ = "ticket_escalations"
+    __table_args__ = (
+        Index("ix_ticket_escalations_ticket_id_id", "ticket_id", "id"),
+        Index("ix_ticket_escalations_vendor_status", "vendor", "status"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("esc"), primary_key=True, max_length=40)
+    ticket_id: str = Field(foreign_key="tickets.id", max_length=40)
+    kind: str = Field(max_length=16)  # "tier" or "vendor"
+    to_tier: int | None = Field(default=None)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fault_domain: str | None = Field(default=None, max_length=32)
+    vendor: str | None = Field(default=None, max_length=200)
+    request: str | None = Field(default=None, max_length=32)
+    vendor_case_ref: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="open", max_length=32)
+    created_by: str = Field(max_length=255)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Evidence(SQLModel, table=True):
+    __tablename__ = "escalation_evidence"
+    __table_args__ = (Index("ix_escalation_evidence_escalation_id", "escalation_id", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("evd"), primary_key=True, max_length=40)
+    escalation_id: str = Field(foreign_key="ticket_escalations.id", max_length=40)
+    kind: str = Field(max_length=16)
+    title: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=2000)
+    content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -14,7 +14,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.paging import PageRequest, after_cursor
-from deskside_tickets.models import Comment, ReferenceCounter, Ticket, TicketChange
+from deskside_tickets.models import (
+    Comment,
+    Escalation,
+    Evidence,
+    Interaction,
+    ReferenceCounter,
+    Ticket,
+    TicketChange,
+    TicketLink,
+    Watcher,
+)
 
 TICKET_REFERENCE_SEQUENCE = DatabaseSequence("ticket_reference_seq")
 
@@ -39,7 +49,7 @@ class TicketFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
-    # For requesters and integrations: only tickets raised for them or by them.
+    # For requesters and integrations: only tickets raised for them or by them, or watched.
     visible_to: str | None = None
 
 
@@ -82,10 +92,12 @@ class TicketRepository:
         statement = select(Ticket)
         conditions = []
         if filters.visible_to is not None:
+            watched = select(Watcher.ticket_id).where(col(Watcher.person_id) == filters.visible_to)
             conditions.append(
                 or_(
                     col(Ticket.requester_id) == filters.visible_to,
                     col(Ticket.created_by) == filters.visible_to,
+                    col(Ticket.id).in_(watched),
                 )
             )
         if filters.statuses:
@@ -158,3 +170,90 @@ class TicketRepository:
             .with_for_update(skip_locked=True)
         )
         return (await self.session.exec(statement)).all()
+
+    # --- watchers, interactions, links, escalations -----------------------------------
+
+    async def is_watching(self, ticket_id: str, person_id: str) -> bool:
+        statement = select(Watcher).where(
+            col(Watcher.ticket_id) == ticket_id, col(Watcher.person_id) == person_id
+        )
+        return (await self.session.exec(statement)).first() is not None
+
+    async def watchers(self, ticket_id: str) -> Sequence[Watcher]:
+        statement = (
+            select(Watcher)
+            .where(col(Watcher.ticket_id) == ticket_id)
+            .order_by(col(Watcher.created_at), col(Watcher.person_id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def remove_watcher(self, ticket_id: str, person_id: str) -> bool:
+        watcher = await self.session.get(Watcher, (ticket_id, person_id))
+        if watcher is None:
+            return False
+        await self.session.delete(watcher)
+        await self.session.flush()
+        return True
+
+    async def interaction(self, ticket_id: str, interaction_id: str) -> Interaction | None:
+        statement = select(Interaction).where(
+            col(Interaction.ticket_id) == ticket_id, col(Interaction.id) == interaction_id
+        )
+        return (await self.session.exec(statement.with_for_update())).first()
+
+    async def interaction_page(self, ticket_id: str, page: PageRequest) -> Sequence[Interaction]:
+        statement = select(Interaction).where(col(Interaction.ticket_id) == ticket_id)
+        statement = after_cursor(statement, [col(Interaction.id)], page)
+        return (await self.session.exec(statement)).all()
+
+    async def link_exists(self, first_id: str, second_id: str) -> bool:
+        return await self.session.get(TicketLink, (first_id, second_id)) is not None
+
+    async def linked_tickets(self, ticket_id: str) -> Sequence[Ticket]:
+        others = (
+            select(TicketLink.second_id)
+            .where(col(TicketLink.first_id) == ticket_id)
+            .union(select(TicketLink.first_id).where(col(TicketLink.second_id) == ticket_id))
+        )
+        statement = select(Ticket).where(col(Ticket.id).in_(others)).order_by(col(Ticket.id))
+        return (await self.session.exec(statement)).all()
+
+    async def move_comments(self, from_id: str, to_id: str) -> int:
+        result = await self.session.exec(
+            update(Comment).where(col(Comment.ticket_id) == from_id).values(ticket_id=to_id)
+        )
+        return int(result.rowcount or 0)
+
+    async def escalations(self, ticket_id: str) -> list[tuple[Escalation, list[Evidence]]]:
+        statement = (
+            select(Escalation)
+            .where(col(Escalation.ticket_id) == ticket_id)
+            .order_by(col(Escalation.id))
+        )
+        escalations = (await self.session.exec(statement)).all()
+        evidence = await self._evidence([escalation.id for escalation in escalations])
+        return [(escalation, evidence.get(escalation.id, [])) for escalation in escalations]
+
+    async def escalation(
+        self, ticket_id: str, escalation_id: str
+    ) -> tuple[Escalation, list[Evidence]] | None:
+        statement = select(Escalation).where(
+            col(Escalation.ticket_id) == ticket_id, col(Escalation.id) == escalation_id
+        )
+        escalation = (await self.session.exec(statement.with_for_update())).first()
+        if escalation is None:
+            return None
+        return escalation, (await self._evidence([escalation.id])).get(escalation.id, [])
+
+    async def _evidence(self, escalation_ids: Sequence[str]) -> dict[str, list[Evidence]]:
+        if not escalation_ids:
+            return {}
+        statement = (
+            select(Evidence)
+            .where(col(Evidence.escalation_id).in_(escalation_ids))
+            .order_by(col(Evidence.id))
+        )
+        grouped: dict[str, list[Evidence]] = {}
+        for item in (await self.session.exec(statement)).all():
+            grouped.setdefault(item.escalation_id, []).append(item)
+        return grouped

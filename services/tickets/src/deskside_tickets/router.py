@@ -14,14 +14,27 @@ from deskside_contracts.tickets import (
     CloseRequest,
     CommentCreate,
     CommentRead,
+    EscalationRead,
+    EscalationUpdate,
+    InteractionCreate,
+    InteractionRead,
+    InteractionUpdate,
+    LinkCreate,
+    LinkedTicket,
+    MergeRequest,
+    PersonIn,
     Priority,
     ReopenRequest,
     ResolveRequest,
+    SatisfactionCreate,
     TicketCreate,
     TicketRead,
     TicketStatus,
     TicketUpdate,
+    TierEscalationCreate,
+    VendorEscalationCreate,
     WaitRequest,
+    WatcherRead,
 )
 from deskside_kit.idempotency import (
     IdempotencyDep,
@@ -29,9 +42,15 @@ from deskside_kit.idempotency import (
     IdempotencyKeyReused,
 )
 from deskside_kit.paging import PageParams
-from deskside_kit.problems import Forbidden, problem_responses
+from deskside_kit.problems import Conflict, Forbidden, problem_responses
 from deskside_tickets.deps import IfMatch, Tickets, TicketUser
-from deskside_tickets.errors import InvalidTransition, StaleVersion, TicketNotFound
+from deskside_tickets.errors import (
+    AlreadyRated,
+    InvalidTransition,
+    NotFoundOnTicket,
+    StaleVersion,
+    TicketNotFound,
+)
 from deskside_tickets.repository import TicketFilters
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -246,3 +265,176 @@ async def ticket_history(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
 ) -> Page[ChangeRead]:
     return await tickets.history(principal, ticket_ref, page)
+
+
+@router.post(
+    "/{ticket_ref}/interactions",
+    status_code=status.HTTP_201_CREATED,
+    responses=CHANGE_ERRORS,
+    summary="Log help given: a call, a desk visit, a remote session, advice",
+)
+async def log_interaction(
+    ticket_ref: TicketRef, data: InteractionCreate, principal: TicketUser, tickets: Tickets
+) -> InteractionRead:
+    return await tickets.log_interaction(principal, ticket_ref, data)
+
+
+@router.get(
+    "/{ticket_ref}/interactions",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="The help given on a ticket, oldest first",
+)
+async def list_interactions(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
+) -> Page[InteractionRead]:
+    return await tickets.list_interactions(principal, ticket_ref, page)
+
+
+@router.patch(
+    "/{ticket_ref}/interactions/{interaction_id}",
+    responses=problem_responses(Forbidden, TicketNotFound, NotFoundOnTicket, StaleVersion),
+    summary="Reschedule an interaction, or record how it went",
+)
+async def update_interaction(
+    ticket_ref: TicketRef,
+    interaction_id: Annotated[str, Path(max_length=40)],
+    data: InteractionUpdate,
+    principal: TicketUser,
+    tickets: Tickets,
+    if_match: IfMatch = None,
+) -> InteractionRead:
+    return await tickets.update_interaction(principal, ticket_ref, interaction_id, data, if_match)
+
+
+@router.post(
+    "/{ticket_ref}/watchers",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Forbidden, TicketNotFound, Conflict),
+    summary="Copy someone on a ticket",
+)
+async def add_watcher(
+    ticket_ref: TicketRef, data: PersonIn, principal: TicketUser, tickets: Tickets
+) -> WatcherRead:
+    return await tickets.add_watcher(principal, ticket_ref, data)
+
+
+@router.get(
+    "/{ticket_ref}/watchers",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="Who is copied on a ticket",
+)
+async def list_watchers(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
+) -> list[WatcherRead]:
+    return await tickets.list_watchers(principal, ticket_ref)
+
+
+@router.delete(
+    "/{ticket_ref}/watchers/{person_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(Forbidden, TicketNotFound, NotFoundOnTicket),
+    summary="Stop copying someone on a ticket",
+)
+async def remove_watcher(
+    ticket_ref: TicketRef,
+    person_id: Annotated[str, Path(max_length=255)],
+    principal: TicketUser,
+    tickets: Tickets,
+) -> None:
+    await tickets.remove_watcher(principal, ticket_ref, person_id)
+
+
+@router.post(
+    "/{ticket_ref}/links",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="Link a related ticket; returns every linked ticket",
+)
+async def link_ticket(
+    ticket_ref: TicketRef, data: LinkCreate, principal: TicketUser, tickets: Tickets
+) -> list[LinkedTicket]:
+    return await tickets.link(principal, ticket_ref, data)
+
+
+@router.get(
+    "/{ticket_ref}/links",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="Tickets linked to this one",
+)
+async def list_links(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
+) -> list[LinkedTicket]:
+    return await tickets.links(principal, ticket_ref)
+
+
+@router.post(
+    "/{ticket_ref}/merge",
+    responses=CHANGE_ERRORS,
+    summary="Merge this duplicate into another ticket; returns the surviving ticket",
+)
+async def merge_ticket(
+    ticket_ref: TicketRef,
+    data: MergeRequest,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TicketRead:
+    return _with_etag(response, await tickets.merge(principal, ticket_ref, data, if_match))
+
+
+@router.post(
+    "/{ticket_ref}/satisfaction",
+    responses=problem_responses(Forbidden, TicketNotFound, InvalidTransition, AlreadyRated),
+    summary="The requester rates the help they got, once, after resolution",
+)
+async def rate_ticket(
+    ticket_ref: TicketRef,
+    data: SatisfactionCreate,
+    principal: TicketUser,
+    tickets: Tickets,
+    response: Response,
+) -> TicketRead:
+    return _with_etag(response, await tickets.rate(principal, ticket_ref, data))
+
+
+@router.post(
+    "/{ticket_ref}/escalations",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Forbidden, TicketNotFound, InvalidTransition, StaleVersion),
+    summary="Escalate up a tier, or out to the vendor, with evidence",
+)
+async def escalate_ticket(
+    ticket_ref: TicketRef,
+    data: TierEscalationCreate | VendorEscalationCreate,
+    principal: TicketUser,
+    tickets: Tickets,
+    if_match: IfMatch = None,
+) -> EscalationRead:
+    return await tickets.escalate(principal, ticket_ref, data, if_match)
+
+
+@router.get(
+    "/{ticket_ref}/escalations",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="A ticket's escalations with their evidence (agents)",
+)
+async def list_escalations(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
+) -> list[EscalationRead]:
+    return await tickets.list_escalations(principal, ticket_ref)
+
+
+@router.patch(
+    "/{ticket_ref}/escalations/{escalation_id}",
+    responses=problem_responses(Forbidden, TicketNotFound, NotFoundOnTicket, StaleVersion),
+    summary="Record a vendor escalation's progress as the vendor answers",
+)
+async def update_escalation(
+    ticket_ref: TicketRef,
+    escalation_id: Annotated[str, Path(max_length=40)],
+    data: EscalationUpdate,
+    principal: TicketUser,
+    tickets: Tickets,
+    if_match: IfMatch = None,
+) -> EscalationRead:
+    return await tickets.update_escalation(principal, ticket_ref, escalation_id, data, if_match)

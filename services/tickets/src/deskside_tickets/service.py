@@ -7,6 +7,7 @@ event into the outbox, all in the request's one transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,28 +22,62 @@ from deskside_contracts.tickets import (
     CommentCreate,
     CommentRead,
     EnrichmentStatus,
+    EscalationRead,
+    EscalationStatus,
+    EscalationUpdate,
+    EvidenceIn,
+    EvidenceRead,
+    FaultDomain,
+    InteractionCreate,
+    InteractionRead,
+    InteractionUpdate,
     Level,
+    LinkCreate,
+    LinkedTicket,
+    MergeRequest,
     Person,
+    PersonIn,
     Priority,
     ReopenRequest,
     ResolveRequest,
+    Satisfaction,
+    SatisfactionCreate,
     TechnologySnapshot,
     TicketCreate,
     TicketRead,
     TicketStatus,
     TicketUpdate,
+    TierEscalationCreate,
+    VendorEscalationCreate,
+    VendorRequest,
     WaitingOn,
     WaitRequest,
+    WatcherRead,
 )
 from deskside_kit.auth import Principal
 from deskside_kit.database import utc_now
 from deskside_kit.outbox import record_event
 from deskside_kit.paging import PageRequest, build_page
-from deskside_kit.problems import Forbidden
+from deskside_kit.problems import Conflict, Forbidden, Unprocessable
 from deskside_tickets.config import TicketsSettings
-from deskside_tickets.errors import InvalidTransition, StaleVersion, TicketNotFound
+from deskside_tickets.errors import (
+    AlreadyRated,
+    InvalidTransition,
+    NotFoundOnTicket,
+    StaleVersion,
+    TicketNotFound,
+)
 from deskside_tickets.lifecycle import may, priority_for
-from deskside_tickets.models import Comment, Ticket, TicketChange
+from deskside_tickets.models import (
+    Comment,
+    Escalation,
+    Evidence,
+    Interaction,
+    Ticket,
+    TicketChange,
+    TicketLink,
+    Watcher,
+)
 from deskside_tickets.repository import SORTS, TicketFilters, TicketRepository
 from deskside_tickets.technologies import Lookup, TechnologyDirectory
 
@@ -95,6 +130,17 @@ def ticket_to_read(ticket: Ticket) -> TicketRead:
         first_response_at=ticket.first_response_at,
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
+        tier=ticket.tier,
+        merged_into_id=ticket.merged_into_id,
+        satisfaction=(
+            Satisfaction(
+                rating=ticket.satisfaction_rating,
+                comment=ticket.satisfaction_comment,
+                at=ticket.satisfaction_at,
+            )
+            if ticket.satisfaction_rating is not None and ticket.satisfaction_at is not None
+            else None
+        ),
         version=ticket.version,
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
@@ -123,12 +169,38 @@ def parse_if_match(header: str | None) -> int | None:
         return -1  # matches no version: a malformed tag is stale by definition
 
 
-def _may_see(principal: Principal, ticket: Ticket) -> bool:
-    # Requesters see tickets raised for them; integrations those they opened.
-    return (
-        principal.is_staff
-        or ticket.requester_id == principal.sub
-        or ticket.created_by == principal.sub
+def _owns(principal: Principal, ticket: Ticket) -> bool:
+    # Requesters own tickets raised for them; integrations those they opened.
+    return ticket.requester_id == principal.sub or ticket.created_by == principal.sub
+
+
+def _watcher_to_read(watcher: Watcher) -> WatcherRead:
+    return WatcherRead(
+        id=watcher.person_id,
+        email=watcher.email,
+        name=watcher.name,
+        added_by=watcher.added_by,
+        created_at=watcher.created_at,
+    )
+
+
+def _escalation_to_read(escalation: Escalation, evidence: Sequence[Evidence]) -> EscalationRead:
+    return EscalationRead(
+        id=escalation.id,
+        ticket_id=escalation.ticket_id,
+        kind=escalation.kind,
+        to_tier=escalation.to_tier,
+        reason=escalation.reason,
+        fault_domain=FaultDomain(escalation.fault_domain) if escalation.fault_domain else None,
+        vendor=escalation.vendor,
+        request=VendorRequest(escalation.request) if escalation.request else None,
+        vendor_case_ref=escalation.vendor_case_ref,
+        status=EscalationStatus(escalation.status),
+        evidence=[EvidenceRead.model_validate(item) for item in evidence],
+        created_by=escalation.created_by,
+        version=escalation.version,
+        created_at=escalation.created_at,
+        updated_at=escalation.updated_at,
     )
 
 
@@ -388,6 +460,312 @@ class TicketService:
             self._emit("ticket.commented", ticket, comment=read.model_dump(mode="json"))
         return read
 
+    # --- help given -----------------------------------------------------------------
+
+    async def log_interaction(
+        self, principal: Principal, ticket_ref: str, data: InteractionCreate
+    ) -> InteractionRead:
+        ticket = await self._staff_ticket(principal, ticket_ref, "log help on")
+        if ticket.status == TicketStatus.CLOSED.value:
+            raise InvalidTransition("log an interaction on", ticket.status)
+        interaction = Interaction(ticket_id=ticket.id, agent_id=principal.sub, **data.model_dump())
+        await self.repository.add(interaction)
+        self._touch(ticket)
+        if ticket.first_response_at is None and data.scheduled_for is None:
+            ticket.first_response_at = interaction.created_at
+        self._history(
+            ticket, principal.sub, "interaction_logged", "interaction", None, interaction.id
+        )
+        read = InteractionRead.model_validate(interaction)
+        self._emit("ticket.interaction_logged", ticket, interaction=read.model_dump(mode="json"))
+        return read
+
+    async def list_interactions(
+        self, principal: Principal, ticket_ref: str, page: PageRequest
+    ) -> Page[InteractionRead]:
+        ticket = await self._visible_ticket(principal, ticket_ref)
+        rows = await self.repository.interaction_page(ticket.id, page)
+        return build_page(
+            rows, page, sort_key=lambda i: [i.id], to_item=InteractionRead.model_validate
+        )
+
+    async def update_interaction(
+        self,
+        principal: Principal,
+        ticket_ref: str,
+        interaction_id: str,
+        data: InteractionUpdate,
+        if_match: str | None,
+    ) -> InteractionRead:
+        ticket = await self._staff_ticket(principal, ticket_ref, "reschedule help on")
+        interaction = await self.repository.interaction(ticket.id, interaction_id)
+        if interaction is None:
+            raise NotFoundOnTicket("interaction", interaction_id)
+        expected = parse_if_match(if_match)
+        if expected is not None and expected != interaction.version:
+            raise StaleVersion(interaction.version)
+        changed = False
+        for name, value in data.model_dump(exclude_unset=True).items():
+            if getattr(interaction, name) != value:
+                self._history(
+                    ticket,
+                    principal.sub,
+                    "interaction_updated",
+                    name,
+                    getattr(interaction, name),
+                    value,
+                )
+                setattr(interaction, name, value)
+                changed = True
+        if changed:
+            interaction.version += 1
+            interaction.updated_at = utc_now()
+            self._touch(ticket)
+            read = InteractionRead.model_validate(interaction)
+            self._emit("ticket.updated", ticket, interaction=read.model_dump(mode="json"))
+        return InteractionRead.model_validate(interaction)
+
+    async def add_watcher(
+        self, principal: Principal, ticket_ref: str, data: PersonIn
+    ) -> WatcherRead:
+        ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
+        if not (principal.is_staff or ticket.requester_id == principal.sub):
+            raise Forbidden("Only agents and the requester copy people on a ticket.")
+        if await self.repository.is_watching(ticket.id, data.id):
+            raise Conflict(f"{data.id} already watches this ticket.")
+        watcher = Watcher(
+            ticket_id=ticket.id,
+            person_id=data.id,
+            email=data.email,
+            name=data.name,
+            added_by=principal.sub,
+        )
+        await self.repository.add(watcher)
+        self._touch(ticket)
+        self._history(ticket, principal.sub, "watcher_added", "watchers", None, data.id)
+        self._emit("ticket.updated", ticket, changes={"watchers": {"old": None, "new": data.id}})
+        return _watcher_to_read(watcher)
+
+    async def list_watchers(self, principal: Principal, ticket_ref: str) -> list[WatcherRead]:
+        ticket = await self._visible_ticket(principal, ticket_ref)
+        return [_watcher_to_read(watcher) for watcher in await self.repository.watchers(ticket.id)]
+
+    async def remove_watcher(self, principal: Principal, ticket_ref: str, person_id: str) -> None:
+        ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
+        if not (
+            principal.is_staff or ticket.requester_id == principal.sub or person_id == principal.sub
+        ):
+            raise Forbidden("Only agents, the requester or the watcher themself remove a watcher.")
+        if not await self.repository.remove_watcher(ticket.id, person_id):
+            raise NotFoundOnTicket("watcher", person_id)
+        self._touch(ticket)
+        self._history(ticket, principal.sub, "watcher_removed", "watchers", person_id, None)
+
+    async def link(
+        self, principal: Principal, ticket_ref: str, data: LinkCreate
+    ) -> list[LinkedTicket]:
+        ticket = await self._staff_ticket(principal, ticket_ref, "link")
+        other = await self._visible_ticket(principal, data.ticket)
+        if other.id == ticket.id:
+            raise Unprocessable("A ticket cannot be linked to itself.")
+        first, second = sorted((ticket.id, other.id))
+        if not await self.repository.link_exists(first, second):
+            await self.repository.add(
+                TicketLink(first_id=first, second_id=second, created_by=principal.sub)
+            )
+            self._touch(ticket)
+            self._history(ticket, principal.sub, "linked", "links", None, other.reference)
+            self._emit("ticket.updated", ticket, changes={"links": {"old": None, "new": other.id}})
+        return await self.links(principal, ticket_ref)
+
+    async def links(self, principal: Principal, ticket_ref: str) -> list[LinkedTicket]:
+        ticket = await self._visible_ticket(principal, ticket_ref)
+        linked = await self.repository.linked_tickets(ticket.id)
+        return [
+            LinkedTicket.model_validate(other)
+            for other in linked
+            if principal.is_staff or _owns(principal, other)
+        ]
+
+    async def merge(
+        self, principal: Principal, ticket_ref: str, data: MergeRequest, if_match: str | None
+    ) -> TicketRead:
+        """Merge this ticket (a duplicate) into `data.into`; returns the survivor."""
+        duplicate = await self._staff_ticket(principal, ticket_ref, "merge", if_match=if_match)
+        survivor = await self._visible_ticket(principal, data.into, for_update=True)
+        if survivor.id == duplicate.id:
+            raise Unprocessable("A ticket cannot be merged into itself.")
+        for ticket in (duplicate, survivor):
+            if ticket.status == TicketStatus.CLOSED.value:
+                raise InvalidTransition(f"merge {ticket.reference}: it", ticket.status)
+        moved = await self.repository.move_comments(duplicate.id, survivor.id)
+        # The duplicate's requester keeps following their problem on the survivor.
+        if duplicate.requester_id != survivor.requester_id and not (
+            await self.repository.is_watching(survivor.id, duplicate.requester_id)
+        ):
+            await self.repository.add(
+                Watcher(
+                    ticket_id=survivor.id,
+                    person_id=duplicate.requester_id,
+                    email=duplicate.requester_email,
+                    name=duplicate.requester_name,
+                    added_by=principal.sub,
+                )
+            )
+        self._close(duplicate, principal.sub, f"merged into {survivor.reference}")
+        duplicate.merged_into_id = survivor.id
+        duplicate.resolution = f"Merged into {survivor.reference}."
+        self._history(duplicate, principal.sub, "merged", "merged_into", None, survivor.reference)
+        self._touch(survivor)
+        self._history(survivor, principal.sub, "merged", "merged_from", None, duplicate.reference)
+        self._emit("ticket.closed", duplicate, merged_into=survivor.id)
+        return self._emit(
+            "ticket.updated", survivor, merged_from=duplicate.id, comments_moved=moved
+        )
+
+    async def rate(
+        self, principal: Principal, ticket_ref: str, data: SatisfactionCreate
+    ) -> TicketRead:
+        ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
+        if ticket.requester_id != principal.sub:
+            raise Forbidden("Only the requester rates the help they got.")
+        if ticket.status not in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value):
+            raise InvalidTransition("rate", ticket.status)
+        if ticket.satisfaction_rating is not None:
+            raise AlreadyRated()
+        ticket.satisfaction_rating = data.rating
+        ticket.satisfaction_comment = data.comment
+        ticket.satisfaction_at = utc_now()
+        self._touch(ticket)
+        self._history(ticket, principal.sub, "rated", "satisfaction", None, data.rating)
+        return self._emit(
+            "ticket.updated", ticket, changes={"satisfaction": {"old": None, "new": data.rating}}
+        )
+
+    # --- escalation -------------------------------------------------------------------
+
+    async def escalate(
+        self,
+        principal: Principal,
+        ticket_ref: str,
+        data: TierEscalationCreate | VendorEscalationCreate,
+        if_match: str | None,
+    ) -> EscalationRead:
+        ticket = await self._staff_ticket(principal, ticket_ref, "escalate", if_match=if_match)
+        if TicketStatus(ticket.status) in _FINAL:
+            raise InvalidTransition("escalate", ticket.status)
+        if isinstance(data, TierEscalationCreate):
+            if data.to_tier <= ticket.tier:
+                raise Conflict(
+                    f"The ticket is already at tier {ticket.tier}; escalate to a higher tier.",
+                    current_tier=ticket.tier,
+                )
+            escalation = Escalation(
+                ticket_id=ticket.id,
+                kind="tier",
+                to_tier=data.to_tier,
+                reason=data.reason,
+                fault_domain=data.fault_domain.value,
+                created_by=principal.sub,
+            )
+            self._history(ticket, principal.sub, "escalated", "tier", ticket.tier, data.to_tier)
+            ticket.tier = data.to_tier
+            # The next tier's group picks it up; the current assignee lets go.
+            if ticket.assignee_id is not None:
+                self._history(
+                    ticket, principal.sub, "escalated", "assignee_id", ticket.assignee_id, None
+                )
+                ticket.assignee_id = None
+        else:
+            escalation = Escalation(
+                ticket_id=ticket.id,
+                kind="vendor",
+                vendor=data.vendor,
+                request=data.request.value,
+                vendor_case_ref=data.vendor_case_ref,
+                reason=data.reason,
+                fault_domain=data.fault_domain.value,
+                created_by=principal.sub,
+            )
+            if ticket.status != TicketStatus.WAITING_ON_VENDOR.value:
+                self._set_status(ticket, principal.sub, TicketStatus.WAITING_ON_VENDOR)
+                ticket.waiting_on = WaitingOn.VENDOR.value
+        await self.repository.add(escalation)
+        evidence = await self._add_evidence(escalation, data.evidence)
+        self._touch(ticket)
+        read = _escalation_to_read(escalation, evidence)
+        self._emit("ticket.escalated", ticket, escalation=read.model_dump(mode="json"))
+        return read
+
+    async def list_escalations(self, principal: Principal, ticket_ref: str) -> list[EscalationRead]:
+        ticket = await self._staff_ticket(principal, ticket_ref, "read escalations of")
+        return [
+            _escalation_to_read(escalation, evidence)
+            for escalation, evidence in await self.repository.escalations(ticket.id)
+        ]
+
+    async def update_escalation(
+        self,
+        principal: Principal,
+        ticket_ref: str,
+        escalation_id: str,
+        data: EscalationUpdate,
+        if_match: str | None,
+    ) -> EscalationRead:
+        ticket = await self._staff_ticket(principal, ticket_ref, "update escalations of")
+        found = await self.repository.escalation(ticket.id, escalation_id)
+        if found is None:
+            raise NotFoundOnTicket("escalation", escalation_id)
+        escalation, evidence = found
+        expected = parse_if_match(if_match)
+        if expected is not None and expected != escalation.version:
+            raise StaleVersion(escalation.version)
+        if escalation.kind != "vendor" and data.status is not None:
+            raise Unprocessable("Only vendor escalations have a status to update.")
+        if data.status is not None and data.status.value != escalation.status:
+            self._history(
+                ticket,
+                principal.sub,
+                "escalation_updated",
+                "escalation_status",
+                escalation.status,
+                data.status.value,
+            )
+            escalation.status = data.status.value
+            # The vendor answered: the desk has work to do again.
+            if (
+                data.status is EscalationStatus.ANSWERED
+                and ticket.status == TicketStatus.WAITING_ON_VENDOR.value
+            ):
+                self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+        if data.vendor_case_ref is not None:
+            escalation.vendor_case_ref = data.vendor_case_ref
+        evidence += await self._add_evidence(escalation, data.evidence)
+        escalation.version += 1
+        escalation.updated_at = utc_now()
+        self._touch(ticket)
+        read = _escalation_to_read(escalation, evidence)
+        self._emit("ticket.updated", ticket, escalation=read.model_dump(mode="json"))
+        return read
+
+    async def _add_evidence(
+        self, escalation: Escalation, items: Sequence[EvidenceIn]
+    ) -> list[Evidence]:
+        rows = [
+            Evidence(
+                escalation_id=escalation.id,
+                kind=item.kind.value,
+                title=item.title,
+                url=item.url,
+                content=item.content,
+            )
+            for item in items
+        ]
+        for row in rows:
+            self.repository.session.add(row)
+        await self.repository.session.flush()
+        return rows
+
     # --- background jobs ----------------------------------------------------------
 
     async def close_resolved(self, now: datetime, limit: int = 100) -> int:
@@ -426,9 +804,13 @@ class TicketService:
         ticket = await self.repository.find(ticket_ref, for_update=for_update)
         # Someone else's ticket answers exactly like a missing one: its
         # existence is not the caller's to learn.
-        if ticket is None or not _may_see(principal, ticket):
+        if ticket is None:
             raise TicketNotFound(ticket_ref)
-        return ticket
+        if principal.is_staff or _owns(principal, ticket):
+            return ticket
+        if await self.repository.is_watching(ticket.id, principal.sub):
+            return ticket
+        raise TicketNotFound(ticket_ref)
 
     async def _ticket_for_change(
         self, principal: Principal, ticket_ref: str, if_match: str | None
@@ -437,6 +819,19 @@ class TicketService:
         expected = parse_if_match(if_match)
         if expected is not None and expected != ticket.version:
             raise StaleVersion(ticket.version)
+        return ticket
+
+    async def _staff_ticket(
+        self,
+        principal: Principal,
+        ticket_ref: str,
+        action: str,
+        *,
+        if_match: str | None = None,
+    ) -> Ticket:
+        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        if not principal.is_staff:
+            raise Forbidden(f"Only agents {action} tickets.")
         return ticket
 
     async def _staff_change(

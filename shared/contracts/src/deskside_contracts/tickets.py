@@ -204,6 +204,9 @@ class TicketRead(ResponseModel):
     first_response_at: UtcDateTime | None = None
     resolved_at: UtcDateTime | None = None
     closed_at: UtcDateTime | None = None
+    tier: int = Field(description="The support tier working it: 1 to 3.")
+    merged_into_id: str | None = None
+    satisfaction: Satisfaction | None = None
     version: int = Field(description="Bumped on every change; sent as the `ETag`.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -234,3 +237,208 @@ class ChangeRead(ResponseModel):
     field: str | None = None
     old: str | None = None
     new: str | None = None
+
+
+# --- help given -----------------------------------------------------------------------
+
+
+class InteractionKind(StrEnum):
+    PHONE_CALL = "phone_call"
+    DESK_VISIT = "desk_visit"
+    REMOTE_SESSION = "remote_session"
+    ADVICE = "advice"
+    EMAIL = "email"
+    CHAT = "chat"
+
+
+class InteractionCreate(RequestModel):
+    """Something the desk did for the person, done or booked."""
+
+    kind: InteractionKind
+    scheduled_for: UtcDateTime | None = Field(
+        default=None, description="For a booked visit or remote session."
+    )
+    started_at: UtcDateTime | None = None
+    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    notes: str | None = Field(default=None, max_length=20_000)
+    remote_tool: str | None = Field(
+        default=None, max_length=100, description="E.g. `Quick Assist`."
+    )
+    remote_link: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _remote_fields_for_remote_sessions(self) -> InteractionCreate:
+        if self.kind is not InteractionKind.REMOTE_SESSION and (
+            self.remote_tool or self.remote_link
+        ):
+            raise ValueError("remote_tool and remote_link are for remote sessions only")
+        return self
+
+
+class InteractionUpdate(RequestModel):
+    """Reschedule, or record what happened."""
+
+    scheduled_for: UtcDateTime | None = None
+    started_at: UtcDateTime | None = None
+    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    notes: str | None = Field(default=None, max_length=20_000)
+    remote_link: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+
+class InteractionRead(ResponseModel):
+    id: str
+    ticket_id: str
+    kind: InteractionKind
+    agent_id: str
+    scheduled_for: UtcDateTime | None = None
+    started_at: UtcDateTime | None = None
+    duration_minutes: int | None = None
+    notes: str | None = None
+    remote_tool: str | None = None
+    remote_link: str | None = None
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class WatcherRead(ResponseModel):
+    id: str
+    email: str | None = None
+    name: str | None = None
+    added_by: str
+    created_at: UtcDateTime
+
+
+class LinkCreate(RequestModel):
+    ticket: str = Field(min_length=1, max_length=64, description="Id or reference to link to.")
+
+
+class LinkedTicket(ResponseModel):
+    id: str
+    reference: str
+    title: str
+    status: TicketStatus
+
+
+class MergeRequest(RequestModel):
+    into: str = Field(
+        min_length=1, max_length=64, description="Id or reference of the ticket that survives."
+    )
+
+
+class SatisfactionCreate(RequestModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class Satisfaction(ResponseModel):
+    rating: int
+    comment: str | None = None
+    at: UtcDateTime
+
+
+# --- escalation -------------------------------------------------------------------------
+
+MAX_EVIDENCE_BYTES = 1024 * 1024
+
+
+class FaultDomain(StrEnum):
+    DEVICE = "device"
+    APP = "app"
+    NETWORK = "network"
+    ACCOUNT = "account"
+    VENDOR_CLOUD = "vendor_cloud"
+    UNKNOWN = "unknown"
+
+
+class EvidenceKind(StrEnum):
+    LINK = "link"  # research: a knowledge-base article, a status page, a forum thread
+    LOG = "log"  # diagnostic log text
+    SCREENSHOT = "screenshot"  # a URL, or the image as base64 in `content`
+    NOTE = "note"
+
+
+class EvidenceIn(RequestModel):
+    kind: EvidenceKind
+    title: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    content: str | None = Field(default=None, description="Log text, note, or base64 image.")
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> EvidenceIn:
+        if self.kind is EvidenceKind.LINK and self.url is None:
+            raise ValueError("a link needs its url")
+        if self.kind in (EvidenceKind.LOG, EvidenceKind.NOTE) and not self.content:
+            raise ValueError(f"a {self.kind.value} needs its content")
+        if self.kind is EvidenceKind.SCREENSHOT and not (self.url or self.content):
+            raise ValueError("a screenshot needs a url or its content")
+        if self.content is not None and len(self.content.encode()) > MAX_EVIDENCE_BYTES:
+            raise ValueError("content is over 1 MiB")
+        return self
+
+
+class EvidenceRead(ResponseModel):
+    id: str
+    kind: EvidenceKind
+    title: str | None = None
+    url: str | None = None
+    content: str | None = None
+    created_at: UtcDateTime
+
+
+class TierEscalationCreate(RequestModel):
+    to_tier: int = Field(ge=2, le=3)
+    reason: str = Field(min_length=1, max_length=20_000)
+    fault_domain: FaultDomain
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
+
+
+class VendorRequest(StrEnum):
+    SUPPORT = "support"
+    BUG_REPORT = "bug_report"
+    REPLACEMENT = "replacement"
+
+
+class VendorEscalationCreate(RequestModel):
+    vendor: str = Field(min_length=1, max_length=200)
+    request: VendorRequest
+    vendor_case_ref: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=20_000)
+    fault_domain: FaultDomain = FaultDomain.VENDOR_CLOUD
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    WAITING_ON_VENDOR = "waiting_on_vendor"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class EscalationUpdate(RequestModel):
+    """A vendor escalation's progress, as the vendor answers."""
+
+    status: EscalationStatus | None = None
+    vendor_case_ref: str | None = Field(default=None, max_length=200)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
+
+
+class EscalationRead(ResponseModel):
+    id: str
+    ticket_id: str
+    kind: str = Field(description="`tier` or `vendor`.")
+    to_tier: int | None = None
+    reason: str | None = None
+    fault_domain: FaultDomain | None = None
+    vendor: str | None = None
+    request: VendorRequest | None = None
+    vendor_case_ref: str | None = None
+    status: EscalationStatus
+    evidence: list[EvidenceRead]
+    created_by: str
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+TicketRead.model_rebuild()
