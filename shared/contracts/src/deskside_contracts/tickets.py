@@ -359,6 +359,9 @@ class EvidenceKind(StrEnum):
 
 
 class EvidenceIn(RequestModel):
+    # Evidence is kept byte for byte: a log's whitespace may matter to whoever reads it.
+    model_config = ConfigDict(str_strip_whitespace=False)
+
     kind: EvidenceKind
     title: str | None = Field(default=None, max_length=200)
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
