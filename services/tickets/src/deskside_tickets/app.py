@@ -14,8 +14,8 @@ from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
-from deskside_tickets.router import router
-from deskside_tickets.service import TicketService
+from deskside_tickets.router import policies_router, router
+from deskside_tickets.service import SlaPolicyService, TicketService
 from deskside_tickets.technologies import TechnologyDirectory
 
 
@@ -38,8 +38,12 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
                     service = TicketService(
                         TicketRepository(session), settings, app.state.technologies
                     )
+                    await service.check_slas(utc_now())
                     await service.close_resolved(utc_now())
                     await service.enrich_pending()
+
+            async with app.state.sessions.write_transaction() as session:
+                await SlaPolicyService(TicketRepository(session)).ensure_default()
 
             async with periodically(
                 "tickets-housekeeping", settings.housekeeping_interval, housekeeping
@@ -50,7 +54,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         settings,
         title="Deskside tickets",
         description="Tickets, their lifecycle and the help given.",
-        routers=[router],
+        routers=[router, policies_router],
         migrations="deskside_tickets:migrations",
         resources=resources,
     )

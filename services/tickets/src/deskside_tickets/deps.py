@@ -11,7 +11,7 @@ from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
-from deskside_tickets.service import TicketService
+from deskside_tickets.service import SlaPolicyService, TicketService
 
 
 def _settings(request: Request) -> TicketsSettings:
@@ -27,6 +27,16 @@ def _ticket_service(request: Request, session: Session, settings: Settings) -> T
 
 
 Tickets = Annotated[TicketService, Depends(_ticket_service)]
+
+
+def _policy_service(session: Session) -> SlaPolicyService:
+    return SlaPolicyService(TicketRepository(session))
+
+
+Policies = Annotated[SlaPolicyService, Depends(_policy_service)]
+
+# The desk itself: agents and admins.
+Staff = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.ADMIN))]
 
 # People who raise and follow tickets, and integrations that open them (alerts, forms).
 TicketUser = Annotated[

@@ -54,3 +54,11 @@ class AlreadyRated(Conflict):
 
     def __init__(self) -> None:
         super().__init__("The requester has already rated this ticket; a rating is given once.")
+
+
+class SlaPolicyNotFound(NotFound):
+    slug = "sla-policy-not-found"
+    title = "SLA policy not found"
+
+    def __init__(self, policy_id: str) -> None:
+        super().__init__(f"No SLA policy {policy_id!r}.")

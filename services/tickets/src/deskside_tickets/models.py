@@ -4,8 +4,9 @@ across modules cause import cycles)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from deskside_kit.database import UtcDateTime, utc_now
@@ -23,6 +24,7 @@ __all__ = [
     "Interaction",
     "OutboxEvent",
     "ReferenceCounter",
+    "SlaPolicy",
     "Ticket",
     "TicketChange",
     "TicketLink",
@@ -81,6 +83,18 @@ class Ticket(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     merged_into_id: str | None = Field(default=None, max_length=40)
     tier: int = Field(default=1, description="The support tier working it: 1 to 3.")
+    # SLA clocks (see sla.py): what cannot be recomputed, plus the scanner's schedule.
+    sla_policy_id: str | None = Field(default=None, max_length=40)
+    sla_paused_seconds: float = Field(default=0.0)
+    sla_paused_since: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    sla_first_response_seconds: float | None = Field(default=None)
+    sla_first_response_due_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    sla_resolution_due_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    sla_first_response_warned: bool = Field(default=False)
+    sla_resolution_warned: bool = Field(default=False)
+    sla_first_response_breached: bool = Field(default=False)
+    sla_resolution_breached: bool = Field(default=False)
+    sla_next_check_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     satisfaction_rating: int | None = Field(default=None)
     satisfaction_comment: str | None = Field(default=None, max_length=2000)
     satisfaction_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
@@ -203,6 +217,22 @@ class Evidence(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=2000)
     content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class SlaPolicy(SQLModel, table=True):
+    """Targets per priority and the business hours the clocks count in."""
+
+    __tablename__ = "sla_policies"
+
+    id: str = Field(default_factory=lambda: new_id("sla"), primary_key=True, max_length=40)
+    name: str = Field(max_length=100, unique=True)
+    is_default: bool = Field(default=False)
+    targets: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    business_hours: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    pause_on: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Sequence as DatabaseSequence
-from sqlalchemy import or_, update
+from sqlalchemy import func, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from deskside_kit.database import UtcDateTime
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import (
     Comment,
@@ -20,6 +21,7 @@ from deskside_tickets.models import (
     Evidence,
     Interaction,
     ReferenceCounter,
+    SlaPolicy,
     Ticket,
     TicketChange,
     TicketLink,
@@ -27,14 +29,17 @@ from deskside_tickets.models import (
 )
 
 TICKET_REFERENCE_SEQUENCE = DatabaseSequence("ticket_reference_seq")
+FAR_FUTURE = literal(datetime(9999, 1, 1, tzinfo=UTC), type_=UtcDateTime)
 
 SORTS: dict[str, tuple[Any, bool]] = {
-    "-created_at": (Ticket.created_at, True),
-    "created_at": (Ticket.created_at, False),
-    "-updated_at": (Ticket.updated_at, True),
-    "updated_at": (Ticket.updated_at, False),
-    "priority": (Ticket.priority, False),
-    "-priority": (Ticket.priority, True),
+    # Soonest resolution deadline first; tickets without a running clock last.
+    "due": (func.coalesce(col(Ticket.sla_resolution_due_at), FAR_FUTURE), False),
+    "-created_at": (col(Ticket.created_at), True),
+    "created_at": (col(Ticket.created_at), False),
+    "-updated_at": (col(Ticket.updated_at), True),
+    "updated_at": (col(Ticket.updated_at), False),
+    "priority": (col(Ticket.priority), False),
+    "-priority": (col(Ticket.priority), True),
 }
 
 
@@ -49,6 +54,7 @@ class TicketFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
+    breached: bool | None = None
     # For requesters and integrations: only tickets raised for them or by them, or watched.
     visible_to: str | None = None
 
@@ -116,14 +122,17 @@ class TicketRepository:
             conditions.append(col(Ticket.created_at) >= filters.created_after)
         if filters.created_before is not None:
             conditions.append(col(Ticket.created_at) < filters.created_before)
+        if filters.breached is not None:
+            either = or_(
+                col(Ticket.sla_first_response_breached), col(Ticket.sla_resolution_breached)
+            )
+            conditions.append(either if filters.breached else ~either)
         if filters.updated_after is not None:
             conditions.append(col(Ticket.updated_at) >= filters.updated_after)
         if conditions:
             statement = statement.where(*conditions)
         column, descending = SORTS[sort]
-        statement = after_cursor(
-            statement, [col(column), col(Ticket.id)], page, descending=descending
-        )
+        statement = after_cursor(statement, [column, col(Ticket.id)], page, descending=descending)
         return (await self.session.exec(statement)).all()
 
     async def comments(self, ticket_id: str, *, include_internal: bool) -> Sequence[Comment]:
@@ -257,3 +266,35 @@ class TicketRepository:
         for item in (await self.session.exec(statement)).all():
             grouped.setdefault(item.escalation_id, []).append(item)
         return grouped
+
+    # --- SLA ----------------------------------------------------------------------------
+
+    async def policies(self) -> Sequence[SlaPolicy]:
+        statement = select(SlaPolicy).order_by(col(SlaPolicy.name))
+        return (await self.session.exec(statement)).all()
+
+    async def policy(self, policy_id: str, *, for_update: bool = False) -> SlaPolicy | None:
+        statement = select(SlaPolicy).where(col(SlaPolicy.id) == policy_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    async def clear_default_policy(self, except_id: str) -> None:
+        await self.session.exec(
+            update(SlaPolicy).where(col(SlaPolicy.id) != except_id).values(is_default=False)
+        )
+
+    async def policy_in_use(self, policy_id: str) -> bool:
+        statement = select(Ticket.id).where(col(Ticket.sla_policy_id) == policy_id).limit(1)
+        return (await self.session.exec(statement)).first() is not None
+
+    async def due_for_sla_check(self, now: datetime, limit: int) -> Sequence[Ticket]:
+        """Tickets with a threshold reached, locked so that one replica announces each."""
+        statement = (
+            select(Ticket)
+            .where(col(Ticket.sla_next_check_at) <= now)
+            .order_by(col(Ticket.sla_next_check_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.exec(statement)).all()

@@ -27,6 +27,9 @@ from deskside_contracts.tickets import (
     ReopenRequest,
     ResolveRequest,
     SatisfactionCreate,
+    SlaPolicyCreate,
+    SlaPolicyRead,
+    SlaPolicyUpdate,
     TicketCreate,
     TicketRead,
     TicketStatus,
@@ -43,11 +46,12 @@ from deskside_kit.idempotency import (
 )
 from deskside_kit.paging import PageParams
 from deskside_kit.problems import Conflict, Forbidden, problem_responses
-from deskside_tickets.deps import IfMatch, Tickets, TicketUser
+from deskside_tickets.deps import IfMatch, Policies, Staff, Tickets, TicketUser
 from deskside_tickets.errors import (
     AlreadyRated,
     InvalidTransition,
     NotFoundOnTicket,
+    SlaPolicyNotFound,
     StaleVersion,
     TicketNotFound,
 )
@@ -63,7 +67,9 @@ TicketRef = Annotated[
         description="The ticket's id (`tkt_…`) or its reference (`SD-000042`).",
     ),
 ]
-Sort = Literal["-created_at", "created_at", "-updated_at", "updated_at", "priority", "-priority"]
+Sort = Literal[
+    "-created_at", "created_at", "-updated_at", "updated_at", "priority", "-priority", "due"
+]
 CHANGE_ERRORS = problem_responses(Forbidden, TicketNotFound, InvalidTransition, StaleVersion)
 
 
@@ -113,6 +119,9 @@ async def list_tickets(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     updated_after: datetime | None = None,
+    breached: Annotated[
+        bool | None, Query(description="Only tickets whose SLA is (or is not) breached.")
+    ] = None,
     sort: Annotated[Sort, Query(description="Field to sort by; `-` for descending.")] = (
         "-created_at"
     ),
@@ -127,6 +136,7 @@ async def list_tickets(
         created_after=created_after,
         created_before=created_before,
         updated_after=updated_after,
+        breached=breached,
     )
     return await tickets.list_tickets(principal, page, filters, sort)
 
@@ -438,3 +448,66 @@ async def update_escalation(
     if_match: IfMatch = None,
 ) -> EscalationRead:
     return await tickets.update_escalation(principal, ticket_ref, escalation_id, data, if_match)
+
+
+policies_router = APIRouter(prefix="/v1/sla-policies", tags=["sla-policies"])
+PolicyId = Annotated[str, Path(max_length=40)]
+
+
+@policies_router.get("", responses=problem_responses(Forbidden), summary="SLA policies")
+async def list_policies(_staff: Staff, policies: Policies) -> list[SlaPolicyRead]:
+    return await policies.list_policies()
+
+
+@policies_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Forbidden, Conflict),
+    summary="Add an SLA policy (admins)",
+)
+async def create_policy(
+    data: SlaPolicyCreate, staff: Staff, policies: Policies, response: Response
+) -> SlaPolicyRead:
+    policy = await policies.create_policy(staff, data)
+    response.headers["Location"] = f"/v1/sla-policies/{policy.id}"
+    response.headers["ETag"] = f'"{policy.version}"'
+    return policy
+
+
+@policies_router.get(
+    "/{policy_id}", responses=problem_responses(Forbidden, SlaPolicyNotFound), summary="A policy"
+)
+async def get_policy(
+    policy_id: PolicyId, _staff: Staff, policies: Policies, response: Response
+) -> SlaPolicyRead:
+    policy = await policies.get_policy(policy_id)
+    response.headers["ETag"] = f'"{policy.version}"'
+    return policy
+
+
+@policies_router.patch(
+    "/{policy_id}",
+    responses=problem_responses(Forbidden, SlaPolicyNotFound, Conflict, StaleVersion),
+    summary="Change an SLA policy (admins); tickets under it follow the new targets",
+)
+async def update_policy(
+    policy_id: PolicyId,
+    data: SlaPolicyUpdate,
+    staff: Staff,
+    policies: Policies,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SlaPolicyRead:
+    policy = await policies.update_policy(staff, policy_id, data, if_match)
+    response.headers["ETag"] = f'"{policy.version}"'
+    return policy
+
+
+@policies_router.delete(
+    "/{policy_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(Forbidden, SlaPolicyNotFound, Conflict),
+    summary="Remove an SLA policy no ticket uses (admins)",
+)
+async def delete_policy(policy_id: PolicyId, staff: Staff, policies: Policies) -> None:
+    await policies.delete_policy(staff, policy_id)

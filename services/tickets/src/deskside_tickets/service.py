@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from deskside_contracts.common import Role
 from deskside_contracts.inventory import SupportTier
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
     AssignRequest,
+    BusinessHours,
     ChangeRead,
     Channel,
     CloseRequest,
@@ -42,6 +46,10 @@ from deskside_contracts.tickets import (
     ResolveRequest,
     Satisfaction,
     SatisfactionCreate,
+    SlaPolicyCreate,
+    SlaPolicyRead,
+    SlaPolicyUpdate,
+    SlaTarget,
     TechnologySnapshot,
     TicketCreate,
     TicketRead,
@@ -59,11 +67,13 @@ from deskside_kit.database import utc_now
 from deskside_kit.outbox import record_event
 from deskside_kit.paging import PageRequest, build_page
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable
+from deskside_tickets import sla
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.errors import (
     AlreadyRated,
     InvalidTransition,
     NotFoundOnTicket,
+    SlaPolicyNotFound,
     StaleVersion,
     TicketNotFound,
 )
@@ -73,12 +83,14 @@ from deskside_tickets.models import (
     Escalation,
     Evidence,
     Interaction,
+    SlaPolicy,
     Ticket,
     TicketChange,
     TicketLink,
     Watcher,
 )
-from deskside_tickets.repository import SORTS, TicketFilters, TicketRepository
+from deskside_tickets.repository import TicketFilters, TicketRepository
+from deskside_tickets.sla import Policy
 from deskside_tickets.technologies import Lookup, TechnologyDirectory
 
 logger = logging.getLogger("deskside.tickets")
@@ -91,7 +103,7 @@ def format_reference(prefix: str, number: int) -> str:
     return f"{prefix}-{number:06d}"
 
 
-def ticket_to_read(ticket: Ticket) -> TicketRead:
+def ticket_to_read(ticket: Ticket, policy: Policy | None, now: datetime) -> TicketRead:
     technology = None
     if ticket.technology_key is not None:
         technology = TechnologySnapshot(
@@ -141,6 +153,8 @@ def ticket_to_read(ticket: Ticket) -> TicketRead:
             if ticket.satisfaction_rating is not None and ticket.satisfaction_at is not None
             else None
         ),
+        sla=sla.view(ticket, policy, now) if policy is not None else None,
+        minutes_lost=sla.minutes_lost(ticket, policy, now),
         version=ticket.version,
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
@@ -222,11 +236,12 @@ class TicketService:
         self.repository = repository
         self.settings = settings
         self.directory = directory
+        self._policies: dict[str, _KnownPolicy] | None = None
 
     # --- reading ------------------------------------------------------------------
 
     async def get_ticket(self, principal: Principal, ticket_ref: str) -> TicketRead:
-        return ticket_to_read(await self._visible_ticket(principal, ticket_ref))
+        return self._read(await self._visible_ticket(principal, ticket_ref))
 
     async def list_tickets(
         self, principal: Principal, page: PageRequest, filters: TicketFilters, sort: str
@@ -235,12 +250,9 @@ class TicketService:
             # Requesters and integrations list what is theirs, whatever they ask for.
             filters = TicketFilters(**{**filters.__dict__, "visible_to": principal.sub})
         rows = await self.repository.list_page(page, filters, sort)
-        column = SORTS[sort][0].key
+        await self._load_policies()
         return build_page(
-            rows,
-            page,
-            sort_key=lambda t: [getattr(t, column), t.id],
-            to_item=ticket_to_read,
+            rows, page, sort_key=lambda t: [_sort_value(t, sort), t.id], to_item=self._read
         )
 
     async def list_comments(
@@ -293,6 +305,11 @@ class TicketService:
             created_by=principal.sub,
         )
         _apply_technology(ticket, data.technology, lookup)
+        policies = await self._load_policies()
+        default = next((p for p in policies.values() if p.is_default), None)
+        if default is not None:
+            ticket.sla_policy_id = default.policy.id
+            sla.schedule(ticket, default.policy)
         await self.repository.add(ticket)
         self._history(ticket, principal.sub, "created")
         return self._emit("ticket.created", ticket)
@@ -336,7 +353,7 @@ class TicketService:
                 changes["priority"] = (ticket.priority, computed)
                 ticket.priority = computed
         if not changes:
-            return ticket_to_read(ticket)
+            return self._read(ticket)
         self._touch(ticket)
         for name, (old, new) in changes.items():
             self._history(ticket, principal.sub, "updated", name, old, new)
@@ -359,7 +376,7 @@ class TicketService:
                 setattr(ticket, name, value)
                 changed = True
         if not changed:
-            return ticket_to_read(ticket)
+            return self._read(ticket)
         self._touch(ticket)
         return self._emit("ticket.assigned", ticket)
 
@@ -443,14 +460,9 @@ class TicketService:
             internal=data.internal,
         )
         await self.repository.add(comment)
+        if not data.internal and principal.is_staff and principal.sub != ticket.requester_id:
+            self._first_response(ticket, comment.created_at)
         self._touch(ticket)
-        if (
-            not data.internal
-            and principal.is_staff
-            and principal.sub != ticket.requester_id
-            and ticket.first_response_at is None
-        ):
-            ticket.first_response_at = comment.created_at
         self._history(
             ticket, principal.sub, "commented", "comment", None, comment.id, internal=data.internal
         )
@@ -470,9 +482,9 @@ class TicketService:
             raise InvalidTransition("log an interaction on", ticket.status)
         interaction = Interaction(ticket_id=ticket.id, agent_id=principal.sub, **data.model_dump())
         await self.repository.add(interaction)
+        if data.scheduled_for is None:  # booked help is not help given yet
+            self._first_response(ticket, interaction.created_at)
         self._touch(ticket)
-        if ticket.first_response_at is None and data.scheduled_for is None:
-            ticket.first_response_at = interaction.created_at
         self._history(
             ticket, principal.sub, "interaction_logged", "interaction", None, interaction.id
         )
@@ -771,14 +783,24 @@ class TicketService:
     async def close_resolved(self, now: datetime, limit: int = 100) -> int:
         """Close tickets resolved more than `auto_close_days` ago; returns how many."""
         cutoff = now - timedelta(days=self.settings.auto_close_days)
+        await self._load_policies()
         tickets = await self.repository.resolved_before(cutoff, limit)
         for ticket in tickets:
             self._close(ticket, SYSTEM_ACTOR, "closed automatically after resolution")
             self._emit("ticket.closed", ticket)
         return len(tickets)
 
+    async def check_slas(self, now: datetime, limit: int = 200) -> int:
+        """Announce SLA warnings and breaches that have come due; returns how many."""
+        await self._load_policies()
+        announced = 0
+        for ticket in await self.repository.due_for_sla_check(now, limit):
+            announced += self._refresh_sla(ticket)
+        return announced
+
     async def enrich_pending(self, limit: int = 50) -> int:
         """Fill in the technology snapshots inventory could not give at creation."""
+        await self._load_policies()
         tickets = await self.repository.pending_enrichment(limit)
         enriched = 0
         for ticket in tickets:
@@ -801,6 +823,7 @@ class TicketService:
     async def _visible_ticket(
         self, principal: Principal, ticket_ref: str, *, for_update: bool = False
     ) -> Ticket:
+        await self._load_policies()
         ticket = await self.repository.find(ticket_ref, for_update=for_update)
         # Someone else's ticket answers exactly like a missing one: its
         # existence is not the caller's to learn.
@@ -850,11 +873,15 @@ class TicketService:
     def _set_status(self, ticket: Ticket, actor: str, status: TicketStatus) -> str:
         """Move the ticket to `status`; returns the status it had."""
         old = ticket.status
+        now = utc_now()
         self._history(ticket, actor, "status_changed", "status", old, status.value)
         ticket.status = status.value
         if status not in (TicketStatus.WAITING_ON_REQUESTER, TicketStatus.WAITING_ON_VENDOR):
             ticket.waiting_on = None
-        self._touch(ticket)
+        policy = self._policy(ticket)
+        if policy is not None:
+            sla.status_changed(ticket, policy, old, status.value, now)
+        self._touch(ticket, now)
         return old
 
     def _close(self, ticket: Ticket, actor: str, reason: str | None) -> None:
@@ -863,9 +890,49 @@ class TicketService:
         if reason:
             self._history(ticket, actor, "closed", "reason", None, reason)
 
-    def _touch(self, ticket: Ticket) -> None:
+    def _touch(self, ticket: Ticket, now: datetime | None = None) -> None:
+        """A change: bump the version, and bring the SLA clocks up to date."""
         ticket.version += 1
-        ticket.updated_at = utc_now()
+        ticket.updated_at = now or utc_now()
+        self._refresh_sla(ticket)
+
+    def _refresh_sla(self, ticket: Ticket) -> int:
+        """Announce thresholds crossed by now and reschedule the next check."""
+        policy = self._policy(ticket)
+        if policy is None:
+            return 0
+        crossed = sla.crossed_thresholds(ticket, policy, utc_now())
+        for event_type, clock in crossed:
+            self._emit(event_type, ticket, clock=clock)
+        sla.schedule(ticket, policy)
+        return len(crossed)
+
+    def _first_response(self, ticket: Ticket, at: datetime) -> None:
+        if ticket.first_response_at is not None:
+            return
+        ticket.first_response_at = at
+        policy = self._policy(ticket)
+        if policy is not None:
+            sla.first_response_given(ticket, policy, at)
+
+    async def _load_policies(self) -> dict[str, _KnownPolicy]:
+        # Read once per request: there are a handful of policies, and every
+        # ticket shown or changed needs its own.
+        if self._policies is None:
+            self._policies = {
+                row.id: _KnownPolicy(Policy.from_row(row), row.is_default)
+                for row in await self.repository.policies()
+            }
+        return self._policies
+
+    def _policy(self, ticket: Ticket) -> Policy | None:
+        if ticket.sla_policy_id is None or self._policies is None:
+            return None
+        known = self._policies.get(ticket.sla_policy_id)
+        return known.policy if known is not None else None
+
+    def _read(self, ticket: Ticket) -> TicketRead:
+        return ticket_to_read(ticket, self._policy(ticket), utc_now())
 
     def _history(
         self,
@@ -891,7 +958,7 @@ class TicketService:
         )
 
     def _emit(self, event_type: str, ticket: Ticket, **data: Any) -> TicketRead:
-        read = ticket_to_read(ticket)
+        read = self._read(ticket)
         record_event(
             self.repository.session,
             source=SOURCE,
@@ -903,6 +970,20 @@ class TicketService:
 
 
 _FINAL = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _KnownPolicy:
+    policy: Policy
+    is_default: bool
+
+
+def _sort_value(ticket: Ticket, sort: str) -> Any:
+    name = sort.lstrip("-")
+    if name == "due":
+        return ticket.sla_resolution_due_at or _FAR_FUTURE
+    return getattr(ticket, name)
 
 
 def _status_change(old: str, ticket: Ticket) -> dict[str, dict[str, str]]:
@@ -926,3 +1007,109 @@ def _apply_technology(ticket: Ticket, key: str | None, lookup: Lookup | None) ->
         ticket.technology_vendor = snapshot.vendor
         ticket.technology_tier = snapshot.support_tier.value if snapshot.support_tier else None
         ticket.technology_guide = snapshot.guide
+
+
+class SlaPolicyService:
+    """SLA policies: admins manage them; everyone on the desk may read them."""
+
+    def __init__(self, repository: TicketRepository) -> None:
+        self.repository = repository
+
+    async def ensure_default(self) -> None:
+        """Make the built-in default policy when there is no policy at all."""
+        if not await self.repository.policies():
+            await self.repository.add(_new_policy_row(sla.DEFAULT_POLICY))
+
+    async def list_policies(self) -> list[SlaPolicyRead]:
+        return [sla.policy_to_read(row) for row in await self.repository.policies()]
+
+    async def get_policy(self, policy_id: str) -> SlaPolicyRead:
+        return sla.policy_to_read(await self._policy(policy_id))
+
+    async def create_policy(self, principal: Principal, data: SlaPolicyCreate) -> SlaPolicyRead:
+        _require_admin(principal)
+        _check_calendar(data.business_hours)
+        row = _new_policy_row(data)
+        await self._add_named(row)
+        if row.is_default:
+            await self.repository.clear_default_policy(except_id=row.id)
+        return sla.policy_to_read(row)
+
+    async def update_policy(
+        self, principal: Principal, policy_id: str, data: SlaPolicyUpdate, if_match: str | None
+    ) -> SlaPolicyRead:
+        _require_admin(principal)
+        row = await self._policy(policy_id, for_update=True)
+        expected = parse_if_match(if_match)
+        if expected is not None and expected != row.version:
+            raise StaleVersion(row.version)
+        if data.name is not None:
+            row.name = data.name
+        if data.targets is not None:
+            missing = sorted(p.value for p in Priority if p not in data.targets)
+            if missing:
+                raise Unprocessable(f"targets: missing for {', '.join(missing)}")
+            row.targets = _targets_json(data.targets)
+        if data.business_hours is not None:
+            _check_calendar(data.business_hours)
+            row.business_hours = data.business_hours.model_dump(mode="json")
+        if data.pause_on is not None:
+            row.pause_on = [on.value for on in data.pause_on]
+        if data.is_default is not None:
+            if not data.is_default and row.is_default:
+                raise Conflict("Make another policy the default instead: one is always default.")
+            row.is_default = data.is_default
+        row.version += 1
+        row.updated_at = utc_now()
+        await self._add_named(row)
+        if row.is_default:
+            await self.repository.clear_default_policy(except_id=row.id)
+        return sla.policy_to_read(row)
+
+    async def delete_policy(self, principal: Principal, policy_id: str) -> None:
+        _require_admin(principal)
+        row = await self._policy(policy_id, for_update=True)
+        if row.is_default:
+            raise Conflict("The default policy cannot be deleted; make another the default first.")
+        if await self.repository.policy_in_use(policy_id):
+            raise Conflict("Tickets are measured against this policy; it cannot be deleted.")
+        await self.repository.session.delete(row)
+
+    async def _policy(self, policy_id: str, *, for_update: bool = False) -> SlaPolicy:
+        row = await self.repository.policy(policy_id, for_update=for_update)
+        if row is None:
+            raise SlaPolicyNotFound(policy_id)
+        return row
+
+    async def _add_named(self, row: SlaPolicy) -> None:
+        try:
+            async with self.repository.session.begin_nested():
+                await self.repository.add(row)
+        except IntegrityError:
+            raise Conflict(f"There is already a policy named {row.name!r}.") from None
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.has_role(Role.ADMIN):
+        raise Forbidden("Only admins manage SLA policies.")
+
+
+def _new_policy_row(data: SlaPolicyCreate) -> SlaPolicy:
+    return SlaPolicy(
+        name=data.name,
+        is_default=data.is_default,
+        targets=_targets_json(data.targets),
+        business_hours=data.business_hours.model_dump(mode="json"),
+        pause_on=[on.value for on in data.pause_on],
+    )
+
+
+def _targets_json(targets: dict[Priority, SlaTarget]) -> dict[str, Any]:
+    return {priority.value: target.model_dump() for priority, target in targets.items()}
+
+
+def _check_calendar(hours: BusinessHours) -> None:
+    try:
+        sla.calendar_of(hours)
+    except ValueError as exc:
+        raise Unprocessable(f"business_hours: {exc}") from None

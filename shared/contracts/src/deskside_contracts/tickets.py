@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -207,6 +208,11 @@ class TicketRead(ResponseModel):
     tier: int = Field(description="The support tier working it: 1 to 3.")
     merged_into_id: str | None = None
     satisfaction: Satisfaction | None = None
+    sla: TicketSla | None = Field(default=None, description="None when no SLA policy applies.")
+    minutes_lost: int | None = Field(
+        default=None,
+        description="For `work_stopped` tickets: business minutes the person could not work.",
+    )
     version: int = Field(description="Bumped on every change; sent as the `ETag`.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -444,4 +450,89 @@ class EscalationRead(ResponseModel):
     updated_at: UtcDateTime
 
 
+
+# --- SLA ----------------------------------------------------------------------------------
+
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class SlaTarget(RequestModel):
+    first_response_minutes: int = Field(gt=0, le=60 * 24 * 365)
+    resolution_minutes: int = Field(gt=0, le=60 * 24 * 365)
+
+
+class BusinessHours(RequestModel):
+    """When the clock runs. `always_open` makes it 24x7 and the rest is ignored."""
+
+    timezone: str = Field(default="UTC", examples=["Europe/Berlin"])
+    working_days: list[int] = Field(
+        default=[0, 1, 2, 3, 4], description="Monday is 0, Sunday 6.", max_length=7
+    )
+    day_start: HHMM = "09:00"
+    day_end: HHMM = "17:00"
+    holidays: list[date] = Field(default_factory=list, max_length=1000)
+    always_open: bool = False
+
+
+class SlaPolicyCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    is_default: bool = Field(
+        default=False, description="The policy new tickets get; one at a time."
+    )
+    targets: dict[Priority, SlaTarget] = Field(
+        description="Targets per priority; every priority needs one."
+    )
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    pause_on: list[WaitingOn] = Field(
+        default=[WaitingOn.REQUESTER, WaitingOn.VENDOR],
+        description="Waiting statuses that stop the clock.",
+    )
+
+    @model_validator(mode="after")
+    def _every_priority(self) -> SlaPolicyCreate:
+        missing = sorted(p.value for p in Priority if p not in self.targets)
+        if missing:
+            raise ValueError(f"targets: missing for {', '.join(missing)}")
+        return self
+
+
+class SlaPolicyUpdate(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    is_default: bool | None = None
+    targets: dict[Priority, SlaTarget] | None = None
+    business_hours: BusinessHours | None = None
+    pause_on: list[WaitingOn] | None = None
+
+
+class SlaPolicyRead(ResponseModel):
+    id: str
+    name: str
+    is_default: bool
+    targets: dict[Priority, SlaTarget]
+    business_hours: BusinessHours
+    pause_on: list[WaitingOn]
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class TicketSla(ResponseModel):
+    """A ticket's two SLA clocks, as of the moment it was read."""
+
+    policy_id: str
+    first_response_due_at: UtcDateTime | None = Field(
+        default=None, description="None while the clock is paused or once it has stopped."
+    )
+    resolution_due_at: UtcDateTime | None = None
+    first_response_breached: bool
+    resolution_breached: bool
+    paused: bool
+    paused_minutes: int = Field(description="Business minutes the clock has been paused.")
+    first_response_remaining_minutes: int | None = Field(
+        default=None, description="Business minutes left; negative once breached."
+    )
+    resolution_remaining_minutes: int | None = None
+
+
+# TicketRead names models defined after it.
 TicketRead.model_rebuild()
