@@ -450,7 +450,6 @@ class EscalationRead(ResponseModel):
     updated_at: UtcDateTime
 
 
-
 # --- SLA ----------------------------------------------------------------------------------
 
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
