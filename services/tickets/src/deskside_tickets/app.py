@@ -14,7 +14,13 @@ from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
-from deskside_tickets.router import policies_router, router
+from deskside_tickets.router import (
+    agents_router,
+    groups_router,
+    policies_router,
+    reports_router,
+    router,
+)
 from deskside_tickets.service import SlaPolicyService, TicketService
 from deskside_tickets.technologies import TechnologyDirectory
 
@@ -54,7 +60,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         settings,
         title="Deskside tickets",
         description="Tickets, their lifecycle and the help given.",
-        routers=[router, policies_router],
+        routers=[router, policies_router, agents_router, groups_router, reports_router],
         migrations="deskside_tickets:migrations",
         resources=resources,
     )

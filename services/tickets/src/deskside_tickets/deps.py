@@ -11,7 +11,12 @@ from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
-from deskside_tickets.service import SlaPolicyService, TicketService
+from deskside_tickets.service import (
+    PeopleService,
+    ReportService,
+    SlaPolicyService,
+    TicketService,
+)
 
 
 def _settings(request: Request) -> TicketsSettings:
@@ -34,6 +39,20 @@ def _policy_service(session: Session) -> SlaPolicyService:
 
 
 Policies = Annotated[SlaPolicyService, Depends(_policy_service)]
+
+
+def _people_service(session: Session) -> PeopleService:
+    return PeopleService(TicketRepository(session))
+
+
+People = Annotated[PeopleService, Depends(_people_service)]
+
+
+def _report_service(session: Session) -> ReportService:
+    return ReportService(TicketRepository(session))
+
+
+Reports = Annotated[ReportService, Depends(_report_service)]
 
 # The desk itself: agents and admins.
 Staff = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.ADMIN))]

@@ -62,3 +62,19 @@ class SlaPolicyNotFound(NotFound):
 
     def __init__(self, policy_id: str) -> None:
         super().__init__(f"No SLA policy {policy_id!r}.")
+
+
+class AgentNotFound(NotFound):
+    slug = "agent-not-found"
+    title = "Agent not found"
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(f"No agent {agent_id!r}.")
+
+
+class GroupNotFound(NotFound):
+    slug = "group-not-found"
+    title = "Group not found"
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__(f"No group {group_id!r}.")

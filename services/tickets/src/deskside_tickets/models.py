@@ -17,9 +17,12 @@ from deskside_kit.outbox import OutboxEvent
 # The kit's tables live in this service's database too; importing them here
 # puts them in the metadata the migrations describe.
 __all__ = [
+    "Agent",
     "Comment",
     "Escalation",
     "Evidence",
+    "Group",
+    "GroupMember",
     "IdempotencyKey",
     "Interaction",
     "OutboxEvent",
@@ -233,6 +236,42 @@ class SlaPolicy(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Agent(SQLModel, table=True):
+    """A person on the desk; `id` is their token `sub`."""
+
+    __tablename__ = "agents"
+
+    id: str = Field(primary_key=True, max_length=255)
+    name: str = Field(max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    tier: int = Field(default=1)
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = Field(default=True)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "groups"
+
+    id: str = Field(default_factory=lambda: new_id("grp"), primary_key=True, max_length=40)
+    name: str = Field(max_length=100, unique=True)
+    tier: int = Field(default=1, index=True)
+    auto_assign: bool = Field(default=False)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_agent_id", "agent_id"),)
+
+    group_id: str = Field(foreign_key="groups.id", primary_key=True, max_length=40)
+    agent_id: str = Field(foreign_key="agents.id", primary_key=True, max_length=255)
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -9,16 +9,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Sequence as DatabaseSequence
-from sqlalchemy import func, literal, or_, update
+from sqlalchemy import case, delete, func, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.database import UtcDateTime
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import (
+    Agent,
     Comment,
     Escalation,
     Evidence,
+    Group,
+    GroupMember,
     Interaction,
     ReferenceCounter,
     SlaPolicy,
@@ -29,6 +32,7 @@ from deskside_tickets.models import (
 )
 
 TICKET_REFERENCE_SEQUENCE = DatabaseSequence("ticket_reference_seq")
+OPEN_STATUSES = ("new", "in_progress", "waiting_on_requester", "waiting_on_vendor")
 FAR_FUTURE = literal(datetime(9999, 1, 1, tzinfo=UTC), type_=UtcDateTime)
 
 SORTS: dict[str, tuple[Any, bool]] = {
@@ -298,3 +302,108 @@ class TicketRepository:
             .with_for_update(skip_locked=True)
         )
         return (await self.session.exec(statement)).all()
+
+    # --- agents and groups ---------------------------------------------------------------
+
+    async def agent(self, agent_id: str, *, for_update: bool = False) -> Agent | None:
+        statement = select(Agent).where(col(Agent.id) == agent_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    async def agents(self, agent_ids: Sequence[str] | None = None) -> Sequence[Agent]:
+        statement = select(Agent).order_by(col(Agent.name), col(Agent.id))
+        if agent_ids is not None:
+            statement = statement.where(col(Agent.id).in_(agent_ids))
+        return (await self.session.exec(statement)).all()
+
+    async def memberships(self, agent_ids: Sequence[str]) -> dict[str, list[str]]:
+        statement = (
+            select(GroupMember)
+            .where(col(GroupMember.agent_id).in_(agent_ids))
+            .order_by(col(GroupMember.group_id))
+        )
+        groups: dict[str, list[str]] = {agent_id: [] for agent_id in agent_ids}
+        for member in (await self.session.exec(statement)).all():
+            groups[member.agent_id].append(member.group_id)
+        return groups
+
+    async def set_memberships(self, agent_id: str, group_ids: Sequence[str]) -> None:
+        await self.session.exec(delete(GroupMember).where(col(GroupMember.agent_id) == agent_id))
+        for group_id in group_ids:
+            self.session.add(GroupMember(group_id=group_id, agent_id=agent_id))
+        await self.session.flush()
+
+    async def group(self, group_id: str, *, for_update: bool = False) -> Group | None:
+        statement = select(Group).where(col(Group.id) == group_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    async def groups(self, group_ids: Sequence[str] | None = None) -> Sequence[Group]:
+        statement = select(Group).order_by(col(Group.name))
+        if group_ids is not None:
+            statement = statement.where(col(Group.id).in_(group_ids))
+        return (await self.session.exec(statement)).all()
+
+    async def group_for_tier(self, tier: int) -> Group | None:
+        statement = select(Group).where(col(Group.tier) == tier).order_by(col(Group.name))
+        return (await self.session.exec(statement.limit(1))).first()
+
+    async def group_members(self, group_id: str) -> Sequence[Agent]:
+        statement = (
+            select(Agent)
+            .join(GroupMember, col(GroupMember.agent_id) == col(Agent.id))
+            .where(col(GroupMember.group_id) == group_id, col(Agent.active).is_(True))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def group_in_use(self, group_id: str) -> bool:
+        member = select(GroupMember.agent_id).where(col(GroupMember.group_id) == group_id)
+        ticket = select(Ticket.id).where(col(Ticket.group_id) == group_id)
+        return (await self.session.exec(member.limit(1))).first() is not None or (
+            await self.session.exec(ticket.limit(1))
+        ).first() is not None
+
+    async def open_ticket_counts(self, agent_ids: Sequence[str]) -> dict[str, int]:
+        statement = (
+            select(Ticket.assignee_id, func.count())
+            .where(col(Ticket.assignee_id).in_(agent_ids), col(Ticket.status).in_(OPEN_STATUSES))
+            .group_by(col(Ticket.assignee_id))
+        )
+        counts = dict.fromkeys(agent_ids, 0)
+        for agent_id, count in (await self.session.exec(statement)).all():
+            if agent_id is not None:
+                counts[agent_id] = int(count)
+        return counts
+
+    async def technology_use(self) -> Sequence[tuple[str, int, int]]:
+        """(technology, tickets, open tickets) for every technology named on a ticket."""
+        is_open = case((col(Ticket.status).in_(OPEN_STATUSES), 1), else_=0)
+        statement = (
+            select(Ticket.technology_key, func.count(), func.sum(is_open))
+            .where(col(Ticket.technology_key).is_not(None))
+            .group_by(col(Ticket.technology_key))
+            .order_by(col(Ticket.technology_key))
+        )
+        return [
+            (str(key), int(total), int(open_count or 0))
+            for key, total, open_count in (await self.session.exec(statement)).all()
+        ]
+
+    # --- reports ------------------------------------------------------------------------
+
+    async def created_between(self, start: datetime, end: datetime) -> Sequence[Ticket]:
+        statement = select(Ticket).where(
+            col(Ticket.created_at) >= start, col(Ticket.created_at) < end
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def open_vendor_escalations(self) -> Sequence[tuple[str, datetime]]:
+        statement = select(Escalation.vendor, Escalation.created_at).where(
+            col(Escalation.kind) == "vendor",
+            col(Escalation.status).in_(("open", "waiting_on_vendor")),
+        )
+        return [
+            (str(vendor), created_at) for vendor, created_at in (await self.session.exec(statement))
+        ]

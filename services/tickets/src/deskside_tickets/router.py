@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
+    AgentPut,
+    AgentRead,
     AssignRequest,
     ChangeRead,
     CloseRequest,
@@ -16,6 +18,9 @@ from deskside_contracts.tickets import (
     CommentRead,
     EscalationRead,
     EscalationUpdate,
+    GroupCreate,
+    GroupRead,
+    GroupUpdate,
     InteractionCreate,
     InteractionRead,
     InteractionUpdate,
@@ -24,12 +29,16 @@ from deskside_contracts.tickets import (
     MergeRequest,
     PersonIn,
     Priority,
+    ProductivityReport,
     ReopenRequest,
     ResolveRequest,
     SatisfactionCreate,
+    SkillGap,
     SlaPolicyCreate,
     SlaPolicyRead,
     SlaPolicyUpdate,
+    SuggestedAssignee,
+    SummaryReport,
     TicketCreate,
     TicketRead,
     TicketStatus,
@@ -39,16 +48,27 @@ from deskside_contracts.tickets import (
     WaitRequest,
     WatcherRead,
 )
+from deskside_kit.database import utc_now
 from deskside_kit.idempotency import (
     IdempotencyDep,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
 )
 from deskside_kit.paging import PageParams
-from deskside_kit.problems import Conflict, Forbidden, problem_responses
-from deskside_tickets.deps import IfMatch, Policies, Staff, Tickets, TicketUser
+from deskside_kit.problems import Conflict, Forbidden, Unprocessable, problem_responses
+from deskside_tickets.deps import (
+    IfMatch,
+    People,
+    Policies,
+    Reports,
+    Staff,
+    Tickets,
+    TicketUser,
+)
 from deskside_tickets.errors import (
+    AgentNotFound,
     AlreadyRated,
+    GroupNotFound,
     InvalidTransition,
     NotFoundOnTicket,
     SlaPolicyNotFound,
@@ -511,3 +531,162 @@ async def update_policy(
 )
 async def delete_policy(policy_id: PolicyId, staff: Staff, policies: Policies) -> None:
     await policies.delete_policy(staff, policy_id)
+
+
+@router.get(
+    "/{ticket_ref}/suggested-assignees",
+    responses=problem_responses(Forbidden, TicketNotFound),
+    summary="Agents of the ticket's group: trained on its technology first, then least busy",
+)
+async def suggested_assignees(
+    ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
+) -> list[SuggestedAssignee]:
+    return await tickets.suggested_assignees(principal, ticket_ref)
+
+
+agents_router = APIRouter(prefix="/v1/agents", tags=["agents"])
+AgentId = Annotated[str, Path(max_length=255, description="The agent's token `sub`.")]
+
+
+@agents_router.get("", responses=problem_responses(Forbidden), summary="The desk's agents")
+async def list_agents(_staff: Staff, people: People) -> list[AgentRead]:
+    return await people.list_agents()
+
+
+@agents_router.get(
+    "/{agent_id}", responses=problem_responses(Forbidden, AgentNotFound), summary="An agent"
+)
+async def get_agent(
+    agent_id: AgentId, _staff: Staff, people: People, response: Response
+) -> AgentRead:
+    agent = await people.get_agent(agent_id)
+    response.headers["ETag"] = f'"{agent.version}"'
+    return agent
+
+
+@agents_router.put(
+    "/{agent_id}",
+    responses={
+        201: {"description": "Created", "model": AgentRead},
+        **problem_responses(Forbidden, Unprocessable, StaleVersion),
+    },
+    summary="Create or replace an agent's record: tier, groups and skills (admins)",
+)
+async def put_agent(
+    agent_id: AgentId,
+    data: AgentPut,
+    staff: Staff,
+    people: People,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AgentRead:
+    agent, created = await people.put_agent(staff, agent_id, data, if_match)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    response.headers["ETag"] = f'"{agent.version}"'
+    return agent
+
+
+groups_router = APIRouter(prefix="/v1/groups", tags=["groups"])
+GroupId = Annotated[str, Path(max_length=40)]
+
+
+@groups_router.get("", responses=problem_responses(Forbidden), summary="The desk's groups")
+async def list_groups(_staff: Staff, people: People) -> list[GroupRead]:
+    return await people.list_groups()
+
+
+@groups_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Forbidden, Conflict),
+    summary="Add a group for a tier (admins)",
+)
+async def create_group(
+    data: GroupCreate, staff: Staff, people: People, response: Response
+) -> GroupRead:
+    group = await people.create_group(staff, data)
+    response.headers["Location"] = f"/v1/groups/{group.id}"
+    return group
+
+
+@groups_router.get(
+    "/{group_id}", responses=problem_responses(Forbidden, GroupNotFound), summary="A group"
+)
+async def get_group(group_id: GroupId, _staff: Staff, people: People) -> GroupRead:
+    return await people.get_group(group_id)
+
+
+@groups_router.patch(
+    "/{group_id}",
+    responses=problem_responses(Forbidden, GroupNotFound, Conflict, StaleVersion),
+    summary="Change a group (admins)",
+)
+async def update_group(
+    group_id: GroupId,
+    data: GroupUpdate,
+    staff: Staff,
+    people: People,
+    if_match: IfMatch = None,
+) -> GroupRead:
+    return await people.update_group(staff, group_id, data, if_match)
+
+
+@groups_router.delete(
+    "/{group_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(Forbidden, GroupNotFound, Conflict),
+    summary="Remove a group without members or tickets (admins)",
+)
+async def delete_group(group_id: GroupId, staff: Staff, people: People) -> None:
+    await people.delete_group(staff, group_id)
+
+
+reports_router = APIRouter(prefix="/v1/reports/tickets", tags=["reports"])
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or utc_now()
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise Unprocessable("query.from: must be before `to`.")
+    return start, end
+
+
+@reports_router.get(
+    "/productivity",
+    responses=problem_responses(Forbidden, Unprocessable),
+    summary="Work hours lost by technology, vendor and support tier",
+)
+async def productivity_report(
+    _staff: Staff,
+    reports: Reports,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Default: 30 days before `to`.")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="Default: now.")] = None,
+) -> ProductivityReport:
+    return await reports.productivity(*_range(from_, to))
+
+
+@reports_router.get(
+    "/summary",
+    responses=problem_responses(Forbidden, Unprocessable),
+    summary="Counts, SLA compliance, median response and resolution times, vendor backlog",
+)
+async def summary_report(
+    _staff: Staff,
+    reports: Reports,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> SummaryReport:
+    return await reports.summary(*_range(from_, to))
+
+
+@reports_router.get(
+    "/skills",
+    responses=problem_responses(Forbidden),
+    summary="Technologies on tickets that no active agent is trained on",
+)
+async def skills_report(_staff: Staff, people: People) -> list[SkillGap]:
+    return await people.skill_gaps()

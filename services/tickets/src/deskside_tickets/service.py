@@ -7,7 +7,9 @@ event into the outbox, all in the request's one transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +20,8 @@ from deskside_contracts.common import Role
 from deskside_contracts.inventory import SupportTier
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
+    AgentPut,
+    AgentRead,
     AssignRequest,
     BusinessHours,
     ChangeRead,
@@ -32,6 +36,10 @@ from deskside_contracts.tickets import (
     EvidenceIn,
     EvidenceRead,
     FaultDomain,
+    GroupCreate,
+    GroupRead,
+    GroupUpdate,
+    HoursLost,
     InteractionCreate,
     InteractionRead,
     InteractionUpdate,
@@ -42,20 +50,25 @@ from deskside_contracts.tickets import (
     Person,
     PersonIn,
     Priority,
+    ProductivityReport,
     ReopenRequest,
     ResolveRequest,
     Satisfaction,
     SatisfactionCreate,
+    SkillGap,
     SlaPolicyCreate,
     SlaPolicyRead,
     SlaPolicyUpdate,
     SlaTarget,
+    SuggestedAssignee,
+    SummaryReport,
     TechnologySnapshot,
     TicketCreate,
     TicketRead,
     TicketStatus,
     TicketUpdate,
     TierEscalationCreate,
+    VendorBacklog,
     VendorEscalationCreate,
     VendorRequest,
     WaitingOn,
@@ -70,7 +83,9 @@ from deskside_kit.problems import Conflict, Forbidden, Unprocessable
 from deskside_tickets import sla
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.errors import (
+    AgentNotFound,
     AlreadyRated,
+    GroupNotFound,
     InvalidTransition,
     NotFoundOnTicket,
     SlaPolicyNotFound,
@@ -79,9 +94,11 @@ from deskside_tickets.errors import (
 )
 from deskside_tickets.lifecycle import may, priority_for
 from deskside_tickets.models import (
+    Agent,
     Comment,
     Escalation,
     Evidence,
+    Group,
     Interaction,
     SlaPolicy,
     Ticket,
@@ -312,6 +329,7 @@ class TicketService:
             sla.schedule(ticket, default.policy)
         await self.repository.add(ticket)
         self._history(ticket, principal.sub, "created")
+        await self._route(ticket)
         return self._emit("ticket.created", ticket)
 
     async def _look_up(self, key: str | None) -> Lookup | None:
@@ -683,6 +701,7 @@ class TicketService:
             self._history(ticket, principal.sub, "escalated", "tier", ticket.tier, data.to_tier)
             ticket.tier = data.to_tier
             # The next tier's group picks it up; the current assignee lets go.
+            ticket.group_id = None
             if ticket.assignee_id is not None:
                 self._history(
                     ticket, principal.sub, "escalated", "assignee_id", ticket.assignee_id, None
@@ -704,6 +723,8 @@ class TicketService:
                 ticket.waiting_on = WaitingOn.VENDOR.value
         await self.repository.add(escalation)
         evidence = await self._add_evidence(escalation, data.evidence)
+        if ticket.group_id is None:
+            await self._route(ticket)
         self._touch(ticket)
         read = _escalation_to_read(escalation, evidence)
         self._emit("ticket.escalated", ticket, escalation=read.model_dump(mode="json"))
@@ -777,6 +798,56 @@ class TicketService:
             self.repository.session.add(row)
         await self.repository.session.flush()
         return rows
+
+    # --- routing --------------------------------------------------------------------
+
+    async def suggested_assignees(
+        self, principal: Principal, ticket_ref: str
+    ) -> list[SuggestedAssignee]:
+        ticket = await self._visible_ticket(principal, ticket_ref)
+        if not principal.is_staff:
+            raise Forbidden("Only agents see suggested assignees.")
+        return await self._suggestions(ticket)
+
+    async def _suggestions(self, ticket: Ticket) -> list[SuggestedAssignee]:
+        """Agents of the ticket's group (else its tier's), trained ones first, then least busy."""
+        group = (
+            await self.repository.group(ticket.group_id)
+            if ticket.group_id is not None
+            else await self.repository.group_for_tier(ticket.tier)
+        )
+        if group is None:
+            return []
+        members = await self.repository.group_members(group.id)
+        counts = await self.repository.open_ticket_counts([agent.id for agent in members])
+        reads = {agent.id: agent for agent in await agents_to_read(self.repository, members)}
+
+        def rank(agent: Agent) -> tuple[bool, int, str, str]:
+            trained = ticket.technology_key in agent.skills
+            return (not trained, counts[agent.id], agent.name, agent.id)
+
+        return [
+            SuggestedAssignee(
+                agent=reads[agent.id],
+                trained=ticket.technology_key in agent.skills,
+                open_tickets=counts[agent.id],
+            )
+            for agent in sorted(members, key=rank)
+        ]
+
+    async def _route(self, ticket: Ticket) -> None:
+        """Send the ticket to its tier's group, and to its best agent if the group says so."""
+        group = await self.repository.group_for_tier(ticket.tier)
+        if group is None:
+            return
+        self._history(ticket, SYSTEM_ACTOR, "routed", "group_id", ticket.group_id, group.id)
+        ticket.group_id = group.id
+        if group.auto_assign and ticket.assignee_id is None:
+            suggestions = await self._suggestions(ticket)
+            if suggestions:
+                chosen = suggestions[0].agent.id
+                self._history(ticket, SYSTEM_ACTOR, "assigned", "assignee_id", None, chosen)
+                ticket.assignee_id = chosen
 
     # --- background jobs ----------------------------------------------------------
 
@@ -1089,9 +1160,9 @@ class SlaPolicyService:
             raise Conflict(f"There is already a policy named {row.name!r}.") from None
 
 
-def _require_admin(principal: Principal) -> None:
+def _require_admin(principal: Principal, what: str = "manage SLA policies") -> None:
     if not principal.has_role(Role.ADMIN):
-        raise Forbidden("Only admins manage SLA policies.")
+        raise Forbidden(f"Only admins {what}.")
 
 
 def _new_policy_row(data: SlaPolicyCreate) -> SlaPolicy:
@@ -1113,3 +1184,219 @@ def _check_calendar(hours: BusinessHours) -> None:
         sla.calendar_of(hours)
     except ValueError as exc:
         raise Unprocessable(f"business_hours: {exc}") from None
+
+
+class PeopleService:
+    """Agents, their tiers, groups and skills: admins keep them; the desk reads them."""
+
+    def __init__(self, repository: TicketRepository) -> None:
+        self.repository = repository
+
+    async def list_agents(self) -> list[AgentRead]:
+        return await agents_to_read(self.repository, await self.repository.agents())
+
+    async def get_agent(self, agent_id: str) -> AgentRead:
+        agent = await self.repository.agent(agent_id)
+        if agent is None:
+            raise AgentNotFound(agent_id)
+        return (await agents_to_read(self.repository, [agent]))[0]
+
+    async def put_agent(
+        self, principal: Principal, agent_id: str, data: AgentPut, if_match: str | None
+    ) -> tuple[AgentRead, bool]:
+        """Create or replace an agent's record; says whether it was created."""
+        _require_admin(principal, "manage agents")
+        groups = sorted(set(data.groups))
+        known = {group.id for group in await self.repository.groups(groups)}
+        if unknown := [group for group in groups if group not in known]:
+            raise Unprocessable(f"groups: no group {', '.join(unknown)}")
+        agent = await self.repository.agent(agent_id, for_update=True)
+        created = agent is None
+        if agent is None:
+            agent = Agent(id=agent_id, name=data.name)
+        else:
+            expected = parse_if_match(if_match)
+            if expected is not None and expected != agent.version:
+                raise StaleVersion(agent.version)
+            agent.version += 1
+            agent.updated_at = utc_now()
+        agent.name, agent.email, agent.tier = data.name, data.email, data.tier
+        agent.skills = sorted(set(data.skills))
+        agent.active = data.active
+        await self.repository.add(agent)
+        await self.repository.set_memberships(agent.id, groups)
+        return (await agents_to_read(self.repository, [agent]))[0], created
+
+    async def list_groups(self) -> list[GroupRead]:
+        return [GroupRead.model_validate(group) for group in await self.repository.groups()]
+
+    async def get_group(self, group_id: str) -> GroupRead:
+        return GroupRead.model_validate(await self._group(group_id))
+
+    async def create_group(self, principal: Principal, data: GroupCreate) -> GroupRead:
+        _require_admin(principal, "manage groups")
+        group = Group(**data.model_dump())
+        await self._add_named(group)
+        return GroupRead.model_validate(group)
+
+    async def update_group(
+        self, principal: Principal, group_id: str, data: GroupUpdate, if_match: str | None
+    ) -> GroupRead:
+        _require_admin(principal, "manage groups")
+        group = await self._group(group_id, for_update=True)
+        expected = parse_if_match(if_match)
+        if expected is not None and expected != group.version:
+            raise StaleVersion(group.version)
+        for name, value in data.model_dump(exclude_unset=True).items():
+            if value is not None:
+                setattr(group, name, value)
+        group.version += 1
+        group.updated_at = utc_now()
+        await self._add_named(group)
+        return GroupRead.model_validate(group)
+
+    async def delete_group(self, principal: Principal, group_id: str) -> None:
+        _require_admin(principal, "manage groups")
+        group = await self._group(group_id, for_update=True)
+        if await self.repository.group_in_use(group_id):
+            raise Conflict("The group has members or tickets; move them first.")
+        await self.repository.session.delete(group)
+
+    async def skill_gaps(self) -> list[SkillGap]:
+        """Technologies people bring to the desk that no active agent is trained on."""
+        trained = {
+            skill
+            for agent in await self.repository.agents()
+            if agent.active
+            for skill in agent.skills
+        }
+        return [
+            SkillGap(technology=key, tickets=total, open_tickets=open_count)
+            for key, total, open_count in await self.repository.technology_use()
+            if key not in trained
+        ]
+
+    async def _group(self, group_id: str, *, for_update: bool = False) -> Group:
+        group = await self.repository.group(group_id, for_update=for_update)
+        if group is None:
+            raise GroupNotFound(group_id)
+        return group
+
+    async def _add_named(self, group: Group) -> None:
+        try:
+            async with self.repository.session.begin_nested():
+                await self.repository.add(group)
+        except IntegrityError:
+            raise Conflict(f"There is already a group named {group.name!r}.") from None
+
+
+async def agents_to_read(repository: TicketRepository, agents: Sequence[Agent]) -> list[AgentRead]:
+    groups = await repository.memberships([agent.id for agent in agents])
+    return [
+        AgentRead(
+            id=agent.id,
+            name=agent.name,
+            email=agent.email,
+            tier=agent.tier,
+            groups=groups.get(agent.id, []),
+            skills=agent.skills,
+            active=agent.active,
+            version=agent.version,
+            created_at=agent.created_at,
+            updated_at=agent.updated_at,
+        )
+        for agent in agents
+    ]
+
+
+class ReportService:
+    """Numbers for the desk's leads: where work time goes, and how the desk keeps up."""
+
+    def __init__(self, repository: TicketRepository) -> None:
+        self.repository = repository
+
+    async def productivity(self, start: datetime, end: datetime) -> ProductivityReport:
+        policies = {row.id: Policy.from_row(row) for row in await self.repository.policies()}
+        now = utc_now()
+        lost: list[tuple[Ticket, float]] = []
+        for ticket in await self.repository.created_between(start, end):
+            policy = policies.get(ticket.sla_policy_id or "")
+            minutes = sla.minutes_lost(ticket, policy, now)
+            if minutes is not None:
+                lost.append((ticket, minutes / 60))
+
+        def by(
+            key: Callable[[Ticket], str | None], name: Callable[[Ticket], str | None]
+        ) -> list[HoursLost]:
+            totals: dict[str, list[Any]] = {}
+            for ticket, hours in lost:
+                group = key(ticket) or "unknown"
+                entry = totals.setdefault(group, [name(ticket), 0.0, 0])
+                entry[1] += hours
+                entry[2] += 1
+            rows = [
+                HoursLost(key=group, name=label, hours_lost=round(hours, 2), tickets=count)
+                for group, (label, hours, count) in totals.items()
+            ]
+            return sorted(rows, key=lambda row: (-row.hours_lost, row.key))
+
+        return ProductivityReport(
+            from_=start,
+            to=end,
+            tickets=len(lost),
+            hours_lost=round(sum(hours for _, hours in lost), 2),
+            by_technology=by(lambda t: t.technology_key, lambda t: t.technology_name),
+            by_vendor=by(lambda t: t.technology_vendor, lambda t: None),
+            by_support_tier=by(lambda t: t.technology_tier, lambda t: None),
+        )
+
+    async def summary(self, start: datetime, end: datetime) -> SummaryReport:
+        tickets = await self.repository.created_between(start, end)
+        under_policy = [t for t in tickets if t.sla_policy_id is not None]
+        kept = [
+            t
+            for t in under_policy
+            if not (t.sla_first_response_breached or t.sla_resolution_breached)
+        ]
+        first_responses = [
+            (t.first_response_at - t.created_at).total_seconds() / 60
+            for t in tickets
+            if t.first_response_at is not None
+        ]
+        resolutions = [
+            (t.resolved_at - t.created_at).total_seconds() / 60
+            for t in tickets
+            if t.resolved_at is not None
+        ]
+        now = utc_now()
+        backlog: dict[str, list[datetime]] = {}
+        for vendor, opened in await self.repository.open_vendor_escalations():
+            backlog.setdefault(vendor, []).append(opened)
+        return SummaryReport(
+            from_=start,
+            to=end,
+            tickets=len(tickets),
+            by_status=dict(Counter(t.status for t in tickets)),
+            by_priority=dict(Counter(t.priority for t in tickets)),
+            by_technology=dict(Counter(t.technology_key or "none" for t in tickets)),
+            sla_compliance_percent=(
+                round(100 * len(kept) / len(under_policy), 1) if under_policy else None
+            ),
+            median_first_response_minutes=_median(first_responses),
+            median_resolution_minutes=_median(resolutions),
+            open_vendor_escalations=sorted(
+                (
+                    VendorBacklog(
+                        vendor=vendor,
+                        open_escalations=len(opened),
+                        oldest_age_hours=round((now - min(opened)).total_seconds() / 3600, 1),
+                    )
+                    for vendor, opened in backlog.items()
+                ),
+                key=lambda row: (-row.oldest_age_hours, row.vendor),
+            ),
+        )
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None

@@ -533,5 +533,117 @@ class TicketSla(ResponseModel):
     resolution_remaining_minutes: int | None = None
 
 
+# --- the people: agents and groups ------------------------------------------------------------
+
+Tier = Annotated[int, Field(ge=1, le=3)]
+
+
+class AgentPut(RequestModel):
+    """An agent's record; the id is their token `sub`."""
+
+    name: str = Field(min_length=1, max_length=255)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    tier: Tier = 1
+    groups: list[str] = Field(default_factory=list, max_length=50, description="Group ids.")
+    skills: list[Key] = Field(
+        default_factory=list, max_length=200, description="Catalog keys they are trained on."
+    )
+    active: bool = True
+
+
+class AgentRead(ResponseModel):
+    id: str
+    name: str
+    email: str | None = None
+    tier: int
+    groups: list[str]
+    skills: list[str]
+    active: bool
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class GroupCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    tier: Tier = 1
+    auto_assign: bool = Field(
+        default=False, description="Assign new tickets to the top suggested agent at once."
+    )
+
+
+class GroupUpdate(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    tier: Tier | None = None
+    auto_assign: bool | None = None
+
+
+class GroupRead(ResponseModel):
+    id: str
+    name: str
+    tier: int
+    auto_assign: bool
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class SuggestedAssignee(ResponseModel):
+    agent: AgentRead
+    trained: bool = Field(description="Trained on the ticket's technology.")
+    open_tickets: int
+
+
+class SkillGap(ResponseModel):
+    technology: str
+    open_tickets: int
+    tickets: int
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+class HoursLost(ResponseModel):
+    key: str = Field(description="The technology key, vendor name or support tier.")
+    name: str | None = None
+    hours_lost: float
+    tickets: int
+
+
+class ProductivityReport(ResponseModel):
+    """Work time lost by people who could not work, from tickets opened in the range."""
+
+    from_: UtcDateTime = Field(serialization_alias="from")
+    to: UtcDateTime
+    tickets: int
+    hours_lost: float
+    by_technology: list[HoursLost]
+    by_vendor: list[HoursLost]
+    by_support_tier: list[HoursLost]
+
+
+class VendorBacklog(ResponseModel):
+    vendor: str
+    open_escalations: int
+    oldest_age_hours: float
+
+
+class SummaryReport(ResponseModel):
+    """The desk at a glance, for tickets opened in the range."""
+
+    from_: UtcDateTime = Field(serialization_alias="from")
+    to: UtcDateTime
+    tickets: int
+    by_status: dict[str, int]
+    by_priority: dict[str, int]
+    by_technology: dict[str, int]
+    sla_compliance_percent: float | None = Field(
+        description="Tickets under a policy with neither clock breached; None without any."
+    )
+    median_first_response_minutes: float | None = None
+    median_resolution_minutes: float | None = None
+    open_vendor_escalations: list[VendorBacklog]
+
+
 # TicketRead names models defined after it.
 TicketRead.model_rebuild()
