@@ -1,0 +1,236 @@
+"""Agents, groups, routing and the reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import select
+
+from deskside_kit.database import Sessions
+from deskside_tickets.models import Escalation, Ticket
+from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, open_ticket
+
+
+def _sessions(client: httpx.AsyncClient) -> Sessions:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
+    return sessions
+
+
+async def group(client: httpx.AsyncClient, name: str, tier: int, **extra: Any) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/groups", json={"name": name, "tier": tier, **extra}, headers=ADMIN
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def agent(
+    client: httpx.AsyncClient, agent_id: str, groups: list[str], skills: list[str], **extra: Any
+) -> dict[str, Any]:
+    response = await client.put(
+        f"/v1/agents/{agent_id}",
+        json={"name": agent_id.title(), "groups": groups, "skills": skills, **extra},
+        headers=ADMIN,
+    )
+    assert response.status_code in (200, 201), response.text
+    record: dict[str, Any] = response.json()
+    return record
+
+
+class TestAgentsAndGroups:
+    async def test_an_agent_record_is_created_then_replaced(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        desk = await group(client, "Service desk", 1)
+        created = await client.put(
+            "/v1/agents/agnes",
+            json={"name": "Agnes", "tier": 1, "groups": [desk["id"]], "skills": ["iphone"]},
+            headers=ADMIN,
+        )
+        assert created.status_code == 201
+        replaced = await client.put(
+            "/v1/agents/agnes",
+            json={"name": "Agnes A.", "tier": 2, "skills": ["iphone", "dropbox"]},
+            headers={**ADMIN, "If-Match": '"1"'},
+        )
+        assert replaced.status_code == 200
+        record = replaced.json()
+        assert (record["name"], record["tier"], record["groups"]) == ("Agnes A.", 2, [])
+        assert record["skills"] == ["dropbox", "iphone"]
+        stale = await client.put(
+            "/v1/agents/agnes", json={"name": "x"}, headers={**ADMIN, "If-Match": '"1"'}
+        )
+        assert stale.status_code == 412
+
+    async def test_unknown_groups_are_named(self, client: httpx.AsyncClient) -> None:
+        response = await client.put(
+            "/v1/agents/agnes", json={"name": "Agnes", "groups": ["grp_nope"]}, headers=ADMIN
+        )
+        assert response.status_code == 422
+        assert "grp_nope" in response.json()["detail"]
+
+    async def test_only_admins_manage_people_and_requesters_see_none(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        assert (
+            await client.post("/v1/groups", json={"name": "x"}, headers=AGENT)
+        ).status_code == 403
+        assert (
+            await client.put("/v1/agents/x", json={"name": "x"}, headers=AGENT)
+        ).status_code == 403
+        assert (await client.get("/v1/agents", headers=ALICE)).status_code == 403
+        assert (await client.get("/v1/groups", headers=ALICE)).status_code == 403
+
+    async def test_a_group_in_use_stays(self, client: httpx.AsyncClient) -> None:
+        desk = await group(client, "Service desk", 1)
+        await agent(client, "agnes", [desk["id"]], [])
+        assert (await client.delete(f"/v1/groups/{desk['id']}", headers=ADMIN)).status_code == 409
+        empty = await group(client, "Night shift", 1)
+        assert (await client.delete(f"/v1/groups/{empty['id']}", headers=ADMIN)).status_code == 204
+        duplicate = await client.post("/v1/groups", json={"name": "Service desk"}, headers=ADMIN)
+        assert duplicate.status_code == 409
+
+
+class TestRouting:
+    async def test_new_tickets_go_to_their_tiers_group(self, client: httpx.AsyncClient) -> None:
+        desk = await group(client, "Service desk", 1)
+        experts = await group(client, "Apple experts", 2)
+        ticket = await open_ticket(client, ALICE)
+        assert ticket["group_id"] == desk["id"]
+        assert ticket["assignee_id"] is None
+
+        await client.post(
+            f"/v1/tickets/{ticket['id']}/escalations",
+            json={"to_tier": 2, "reason": "beyond tier 1", "fault_domain": "device"},
+            headers=AGENT,
+        )
+        escalated = (await client.get(f"/v1/tickets/{ticket['id']}", headers=AGENT)).json()
+        assert (escalated["tier"], escalated["group_id"]) == (2, experts["id"])
+
+    async def test_suggestions_rank_trained_agents_then_the_least_busy(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        desk = await group(client, "Service desk", 1)
+        await agent(client, "busy", [desk["id"]], ["dropbox"])
+        await agent(client, "idle", [desk["id"]], [])
+        await agent(client, "trained", [desk["id"]], ["dropbox"])
+        await agent(client, "away", [desk["id"]], ["dropbox"], active=False)
+        for _ in range(2):
+            other = await open_ticket(client, BOB)
+            await client.post(
+                f"/v1/tickets/{other['id']}/assign", json={"assignee_id": "busy"}, headers=AGENT
+            )
+        ticket = await open_ticket(client, ALICE, technology="dropbox")
+
+        suggestions = (
+            await client.get(f"/v1/tickets/{ticket['id']}/suggested-assignees", headers=AGENT)
+        ).json()
+
+        ranked = [(s["agent"]["id"], s["trained"], s["open_tickets"]) for s in suggestions]
+        assert ranked == [("trained", True, 0), ("busy", True, 2), ("idle", False, 0)]
+        forbidden = await client.get(
+            f"/v1/tickets/{ticket['id']}/suggested-assignees", headers=ALICE
+        )
+        assert forbidden.status_code == 403
+
+    async def test_auto_assign_gives_the_ticket_to_the_top_suggestion(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        desk = await group(client, "Service desk", 1, auto_assign=True)
+        await agent(client, "generalist", [desk["id"]], [])
+        await agent(client, "specialist", [desk["id"]], ["ipad"])
+        ticket = await open_ticket(client, ALICE, technology="ipad")
+        assert ticket["assignee_id"] == "specialist"
+
+
+class TestReports:
+    async def test_skills_gaps_list_technologies_nobody_is_trained_on(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        desk = await group(client, "Service desk", 1)
+        await agent(client, "agnes", [desk["id"]], ["ipad"])
+        await agent(client, "gone", [desk["id"]], ["signal"], active=False)
+        for technology in ("ipad", "signal", "signal", "dropbox"):
+            await open_ticket(client, ALICE, technology=technology)
+
+        gaps = (await client.get("/v1/reports/tickets/skills", headers=AGENT)).json()
+
+        assert gaps == [
+            {"technology": "dropbox", "tickets": 1, "open_tickets": 1},
+            {"technology": "signal", "tickets": 2, "open_tickets": 2},
+        ]
+
+    async def test_productivity_counts_hours_lost_by_technology(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 24x7, so hours lost are wall-clock hours.
+        await client.post(
+            "/v1/sla-policies",
+            json={
+                "name": "24x7",
+                "is_default": True,
+                "business_hours": {"always_open": True},
+                "targets": {
+                    p: {"first_response_minutes": 60, "resolution_minutes": 600}
+                    for p in ("p1", "p2", "p3", "p4")
+                },
+            },
+            headers=ADMIN,
+        )
+        stopped = [
+            await open_ticket(client, ALICE, technology="outlook", work_stopped=True)
+            for _ in range(2)
+        ]
+        await open_ticket(client, ALICE, technology="dropbox", work_stopped=True)
+        await open_ticket(client, ALICE, technology="outlook")  # working: no time lost
+        async with _sessions(client).write_transaction() as session:
+            for ticket, hours in zip(stopped, (3, 1), strict=True):
+                row = await session.get(Ticket, ticket["id"])
+                assert row is not None
+                row.created_at -= timedelta(hours=hours)
+                session.add(row)
+
+        report = (await client.get("/v1/reports/tickets/productivity", headers=AGENT)).json()
+
+        assert report["tickets"] == 3
+        top = report["by_technology"][0]
+        assert (top["key"], top["tickets"]) == ("outlook", 2)
+        assert 3.9 <= top["hours_lost"] <= 4.1
+        assert {"from", "to"} <= report.keys()
+
+    async def test_summary_counts_times_and_vendor_backlog(self, client: httpx.AsyncClient) -> None:
+        first = await open_ticket(client, ALICE, technology="iphone")
+        await open_ticket(client, BOB, technology="iphone", impact="critical", urgency="critical")
+        await client.post(
+            f"/v1/tickets/{first['id']}/escalations",
+            json={"vendor": "Apple", "request": "replacement"},
+            headers=AGENT,
+        )
+        async with _sessions(client).write_transaction() as session:
+            escalation = (await session.exec(select(Escalation))).one()
+            escalation.created_at -= timedelta(hours=30)
+            session.add(escalation)
+
+        summary = (await client.get("/v1/reports/tickets/summary", headers=AGENT)).json()
+
+        assert summary["tickets"] == 2
+        assert summary["by_status"] == {"waiting_on_vendor": 1, "new": 1}
+        assert summary["by_priority"] == {"p3": 1, "p1": 1}
+        assert summary["by_technology"] == {"iphone": 2}
+        assert summary["sla_compliance_percent"] == 100.0
+        backlog = summary["open_vendor_escalations"]
+        assert [(b["vendor"], b["open_escalations"]) for b in backlog] == [("Apple", 1)]
+        assert 29.9 <= backlog[0]["oldest_age_hours"] <= 30.1
+
+    async def test_a_backwards_range_is_a_clear_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(
+            "/v1/reports/tickets/summary?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z",
+            headers=AGENT,
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"] == PROBLEM
