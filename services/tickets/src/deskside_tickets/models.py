@@ -98,6 +98,8 @@ class Ticket(SQLModel, table=True):
     sla_first_response_breached: bool = Field(default=False)
     sla_resolution_breached: bool = Field(default=False)
     sla_next_check_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    # Title, description and public comments: what `q` searches (migration 0006).
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     satisfaction_rating: int | None = Field(default=None)
     satisfaction_comment: str | None = Field(default=None, max_length=2000)
     satisfaction_at: datetime | None = Field(default=None, sa_column=_timestamp(True))

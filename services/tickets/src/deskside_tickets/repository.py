@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Sequence as DatabaseSequence
-from sqlalchemy import case, delete, func, literal, or_, update
+from sqlalchemy import case, delete, func, literal, literal_column, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,6 +59,7 @@ class TicketFilters:
     created_before: datetime | None = None
     updated_after: datetime | None = None
     breached: bool | None = None
+    q: str | None = None
     # For requesters and integrations: only tickets raised for them or by them, or watched.
     visible_to: str | None = None
 
@@ -133,11 +134,25 @@ class TicketRepository:
             conditions.append(either if filters.breached else ~either)
         if filters.updated_after is not None:
             conditions.append(col(Ticket.updated_at) >= filters.updated_after)
+        if filters.q:
+            conditions.append(await self._matches(filters.q))
         if conditions:
             statement = statement.where(*conditions)
         column, descending = SORTS[sort]
         statement = after_cursor(statement, [column, col(Ticket.id)], page, descending=descending)
         return (await self.session.exec(statement)).all()
+
+    async def _matches(self, query: str) -> Any:
+        """Tickets whose title, description or public comments match `query`."""
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            document = func.to_tsvector("english", col(Ticket.search_text))
+            return document.op("@@")(func.websearch_to_tsquery("english", query))
+        # FTS5 has a query language of its own; each word is quoted so that user
+        # input is only ever words to find, all of which must appear.
+        words = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+        matching = text("SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :words")
+        return literal_column("tickets.rowid").in_(matching.bindparams(words=words))
 
     async def comments(self, ticket_id: str, *, include_internal: bool) -> Sequence[Comment]:
         statement = select(Comment).where(col(Comment.ticket_id) == ticket_id)

@@ -139,6 +139,12 @@ async def list_tickets(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     updated_after: datetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200, description="Words to find in title, description and public replies."
+        ),
+    ] = None,
     breached: Annotated[
         bool | None, Query(description="Only tickets whose SLA is (or is not) breached.")
     ] = None,
@@ -157,6 +163,7 @@ async def list_tickets(
         created_before=created_before,
         updated_after=updated_after,
         breached=breached,
+        q=q.strip() if q and q.strip() else None,
     )
     return await tickets.list_tickets(principal, page, filters, sort)
 

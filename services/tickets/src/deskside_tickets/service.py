@@ -327,6 +327,7 @@ class TicketService:
         if default is not None:
             ticket.sla_policy_id = default.policy.id
             sla.schedule(ticket, default.policy)
+        ticket.search_text = _search_text(ticket, [])
         await self.repository.add(ticket)
         self._history(ticket, principal.sub, "created")
         await self._route(ticket)
@@ -372,6 +373,8 @@ class TicketService:
                 ticket.priority = computed
         if not changes:
             return self._read(ticket)
+        if {"title", "description"} & changes.keys():
+            await self._reindex(ticket)
         self._touch(ticket)
         for name, (old, new) in changes.items():
             self._history(ticket, principal.sub, "updated", name, old, new)
@@ -478,6 +481,8 @@ class TicketService:
             internal=data.internal,
         )
         await self.repository.add(comment)
+        if not data.internal:
+            await self._reindex(ticket)
         if not data.internal and principal.is_staff and principal.sub != ticket.requester_id:
             self._first_response(ticket, comment.created_at)
         self._touch(ticket)
@@ -629,6 +634,8 @@ class TicketService:
             if ticket.status == TicketStatus.CLOSED.value:
                 raise InvalidTransition(f"merge {ticket.reference}: it", ticket.status)
         moved = await self.repository.move_comments(duplicate.id, survivor.id)
+        await self._reindex(survivor)
+        await self._reindex(duplicate)
         # The duplicate's requester keeps following their problem on the survivor.
         if duplicate.requester_id != survivor.requester_id and not (
             await self.repository.is_watching(survivor.id, duplicate.requester_id)
@@ -978,6 +985,10 @@ class TicketService:
         sla.schedule(ticket, policy)
         return len(crossed)
 
+    async def _reindex(self, ticket: Ticket) -> None:
+        public = await self.repository.comments(ticket.id, include_internal=False)
+        ticket.search_text = _search_text(ticket, [comment.body for comment in public])
+
     def _first_response(self, ticket: Ticket, at: datetime) -> None:
         if ticket.first_response_at is not None:
             return
@@ -1048,6 +1059,11 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 class _KnownPolicy:
     policy: Policy
     is_default: bool
+
+
+def _search_text(ticket: Ticket, public_comments: Sequence[str]) -> str:
+    # Internal notes are never searchable: a requester's search must not reveal them.
+    return "\n".join([ticket.title, ticket.description, *public_comments])
 
 
 def _sort_value(ticket: Ticket, sort: str) -> Any:
