@@ -15,7 +15,7 @@ SUB ?= dev-user
 EMAIL ?=
 NAME ?=
 
-.PHONY: help install run test lint format token migrate clean
+.PHONY: help install run seed test lint format token migrate clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ install: .venv/.synced ## install everything (uv, Python packages) into .venv
 
 run: install ## start the whole stack on http://127.0.0.1:8080 (Ctrl-C stops it)
 	@exec $(UV) run --frozen --no-sync python -m deskside_kit.devstack
+
+seed: install ## fill the running stack (make run) with a realistic desk: TICKETS=300
+	$(UV) run --frozen --no-sync python -m deskside_tickets.seed --tickets "$(or $(TICKETS),300)"
 
 test: install ## run the whole suite, on SQLite and on PostgreSQL
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
