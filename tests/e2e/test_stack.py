@@ -62,6 +62,13 @@ async def test_the_thin_slice_through_the_gateway(stack: Stack, tmp_path: Path) 
         assert read.status_code == 200
         assert read.json() == created.json()
 
+        # Tickets asked inventory about the technology with the service credential:
+        # it answered (an empty catalog knows no `ipad`), so nothing is left pending.
+        enriched = await gateway.post(
+            "/v1/tickets", json={"title": "iPad mail", "technology": "ipad"}, headers=alice
+        )
+        assert enriched.json()["enrichment"] == "unknown_technology"
+
         technologies = await gateway.get("/v1/technologies", headers=alice)
         webhooks = await gateway.get("/v1/webhooks", headers=admin)
         assert technologies.json() == webhooks.json() == {"items": [], "next_cursor": None}
