@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deskside_kit.problems import Conflict, Forbidden, NotFound, PreconditionFailed
+from deskside_kit.problems import Conflict, Forbidden, NotFound
 
 
 class TicketNotFound(NotFound):
@@ -20,18 +20,6 @@ class InvalidTransition(Conflict):
     def __init__(self, action: str, status: str) -> None:
         super().__init__(
             f"Cannot {action} a ticket that is {status}.", action=action, current_status=status
-        )
-
-
-class StaleVersion(PreconditionFailed):
-    slug = "stale-version"
-    title = "The ticket has changed"
-
-    def __init__(self, current_version: int) -> None:
-        super().__init__(
-            f"If-Match names another version; the ticket is now at version {current_version}. "
-            "Read it again and retry.",
-            current_version=current_version,
         )
 
 

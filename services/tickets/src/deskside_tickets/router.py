@@ -56,6 +56,7 @@ from deskside_kit.idempotency import (
 )
 from deskside_kit.paging import PageParams
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable, problem_responses
+from deskside_kit.versions import StaleVersion, etag
 from deskside_tickets.deps import (
     IfMatch,
     People,
@@ -72,7 +73,6 @@ from deskside_tickets.errors import (
     InvalidTransition,
     NotFoundOnTicket,
     SlaPolicyNotFound,
-    StaleVersion,
     TicketNotFound,
 )
 from deskside_tickets.repository import TicketFilters
@@ -94,7 +94,7 @@ CHANGE_ERRORS = problem_responses(Forbidden, TicketNotFound, InvalidTransition, 
 
 
 def _with_etag(response: Response, ticket: TicketRead) -> TicketRead:
-    response.headers["ETag"] = f'"{ticket.version}"'
+    response.headers["ETag"] = etag(ticket.version)
     return ticket
 
 
@@ -497,7 +497,7 @@ async def create_policy(
 ) -> SlaPolicyRead:
     policy = await policies.create_policy(staff, data)
     response.headers["Location"] = f"/v1/sla-policies/{policy.id}"
-    response.headers["ETag"] = f'"{policy.version}"'
+    response.headers["ETag"] = etag(policy.version)
     return policy
 
 
@@ -508,7 +508,7 @@ async def get_policy(
     policy_id: PolicyId, _staff: Staff, policies: Policies, response: Response
 ) -> SlaPolicyRead:
     policy = await policies.get_policy(policy_id)
-    response.headers["ETag"] = f'"{policy.version}"'
+    response.headers["ETag"] = etag(policy.version)
     return policy
 
 
@@ -526,7 +526,7 @@ async def update_policy(
     if_match: IfMatch = None,
 ) -> SlaPolicyRead:
     policy = await policies.update_policy(staff, policy_id, data, if_match)
-    response.headers["ETag"] = f'"{policy.version}"'
+    response.headers["ETag"] = etag(policy.version)
     return policy
 
 
@@ -567,7 +567,7 @@ async def get_agent(
     agent_id: AgentId, _staff: Staff, people: People, response: Response
 ) -> AgentRead:
     agent = await people.get_agent(agent_id)
-    response.headers["ETag"] = f'"{agent.version}"'
+    response.headers["ETag"] = etag(agent.version)
     return agent
 
 
@@ -590,7 +590,7 @@ async def put_agent(
     agent, created = await people.put_agent(staff, agent_id, data, if_match)
     if created:
         response.status_code = status.HTTP_201_CREATED
-    response.headers["ETag"] = f'"{agent.version}"'
+    response.headers["ETag"] = etag(agent.version)
     return agent
 
 

@@ -80,6 +80,7 @@ from deskside_kit.database import utc_now
 from deskside_kit.outbox import record_event
 from deskside_kit.paging import PageRequest, build_page
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable
+from deskside_kit.versions import require_version
 from deskside_tickets import sla
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.errors import (
@@ -89,7 +90,6 @@ from deskside_tickets.errors import (
     InvalidTransition,
     NotFoundOnTicket,
     SlaPolicyNotFound,
-    StaleVersion,
     TicketNotFound,
 )
 from deskside_tickets.lifecycle import may, priority_for
@@ -187,17 +187,6 @@ def comment_to_read(comment: Comment) -> CommentRead:
         internal=comment.internal,
         created_at=comment.created_at,
     )
-
-
-def parse_if_match(header: str | None) -> int | None:
-    """The version an `If-Match` header names; None when there is none (or `*`)."""
-    if header is None or header.strip() == "*":
-        return None
-    value = header.strip().removeprefix("W/").strip('"')
-    try:
-        return int(value)
-    except ValueError:
-        return -1  # matches no version: a malformed tag is stale by definition
 
 
 def _owns(principal: Principal, ticket: Ticket) -> bool:
@@ -536,9 +525,7 @@ class TicketService:
         interaction = await self.repository.interaction(ticket.id, interaction_id)
         if interaction is None:
             raise NotFoundOnTicket("interaction", interaction_id)
-        expected = parse_if_match(if_match)
-        if expected is not None and expected != interaction.version:
-            raise StaleVersion(interaction.version)
+        require_version(if_match, interaction.version)
         changed = False
         for name, value in data.model_dump(exclude_unset=True).items():
             if getattr(interaction, name) != value:
@@ -757,9 +744,7 @@ class TicketService:
         if found is None:
             raise NotFoundOnTicket("escalation", escalation_id)
         escalation, evidence = found
-        expected = parse_if_match(if_match)
-        if expected is not None and expected != escalation.version:
-            raise StaleVersion(escalation.version)
+        require_version(if_match, escalation.version)
         if escalation.kind != "vendor" and data.status is not None:
             raise Unprocessable("Only vendor escalations have a status to update.")
         if data.status is not None and data.status.value != escalation.status:
@@ -917,9 +902,7 @@ class TicketService:
         self, principal: Principal, ticket_ref: str, if_match: str | None
     ) -> Ticket:
         ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
-        expected = parse_if_match(if_match)
-        if expected is not None and expected != ticket.version:
-            raise StaleVersion(ticket.version)
+        require_version(if_match, ticket.version)
         return ticket
 
     async def _staff_ticket(
@@ -1127,9 +1110,7 @@ class SlaPolicyService:
     ) -> SlaPolicyRead:
         _require_admin(principal)
         row = await self._policy(policy_id, for_update=True)
-        expected = parse_if_match(if_match)
-        if expected is not None and expected != row.version:
-            raise StaleVersion(row.version)
+        require_version(if_match, row.version)
         if data.name is not None:
             row.name = data.name
         if data.targets is not None:
@@ -1231,9 +1212,7 @@ class PeopleService:
         if agent is None:
             agent = Agent(id=agent_id, name=data.name)
         else:
-            expected = parse_if_match(if_match)
-            if expected is not None and expected != agent.version:
-                raise StaleVersion(agent.version)
+            require_version(if_match, agent.version)
             agent.version += 1
             agent.updated_at = utc_now()
         agent.name, agent.email, agent.tier = data.name, data.email, data.tier
@@ -1260,9 +1239,7 @@ class PeopleService:
     ) -> GroupRead:
         _require_admin(principal, "manage groups")
         group = await self._group(group_id, for_update=True)
-        expected = parse_if_match(if_match)
-        if expected is not None and expected != group.version:
-            raise StaleVersion(group.version)
+        require_version(if_match, group.version)
         for name, value in data.model_dump(exclude_unset=True).items():
             if value is not None:
                 setattr(group, name, value)
