@@ -13,6 +13,7 @@ from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
 from deskside_tickets.config import TicketsSettings
+from deskside_tickets.policies import SlaPolicyService
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.router import (
     agents_router,
@@ -21,7 +22,7 @@ from deskside_tickets.router import (
     reports_router,
     router,
 )
-from deskside_tickets.service import SlaPolicyService, TicketService
+from deskside_tickets.service import TicketService
 from deskside_tickets.technologies import TechnologyDirectory
 
 

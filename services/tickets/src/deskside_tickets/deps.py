@@ -10,13 +10,11 @@ from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
 from deskside_tickets.config import TicketsSettings
+from deskside_tickets.people import PeopleService
+from deskside_tickets.policies import SlaPolicyService
+from deskside_tickets.reports import ReportService
 from deskside_tickets.repository import TicketRepository
-from deskside_tickets.service import (
-    PeopleService,
-    ReportService,
-    SlaPolicyService,
-    TicketService,
-)
+from deskside_tickets.service import TicketService
 
 
 def _settings(request: Request) -> TicketsSettings:
@@ -56,6 +54,8 @@ Reports = Annotated[ReportService, Depends(_report_service)]
 
 # The desk itself: agents and admins.
 Staff = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.ADMIN))]
+# Who manages SLA policies, groups and agents.
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 # People who raise and follow tickets, and integrations that open them (alerts, forms).
 TicketUser = Annotated[

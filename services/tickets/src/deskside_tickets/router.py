@@ -58,6 +58,7 @@ from deskside_kit.paging import PageParams
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable, problem_responses
 from deskside_kit.versions import StaleVersion, etag
 from deskside_tickets.deps import (
+    Admin,
     IfMatch,
     People,
     Policies,
@@ -493,9 +494,9 @@ async def list_policies(_staff: Staff, policies: Policies) -> list[SlaPolicyRead
     summary="Add an SLA policy (admins)",
 )
 async def create_policy(
-    data: SlaPolicyCreate, staff: Staff, policies: Policies, response: Response
+    data: SlaPolicyCreate, _admin: Admin, policies: Policies, response: Response
 ) -> SlaPolicyRead:
-    policy = await policies.create_policy(staff, data)
+    policy = await policies.create_policy(data)
     response.headers["Location"] = f"/v1/sla-policies/{policy.id}"
     response.headers["ETag"] = etag(policy.version)
     return policy
@@ -520,12 +521,12 @@ async def get_policy(
 async def update_policy(
     policy_id: PolicyId,
     data: SlaPolicyUpdate,
-    staff: Staff,
+    _admin: Admin,
     policies: Policies,
     response: Response,
     if_match: IfMatch = None,
 ) -> SlaPolicyRead:
-    policy = await policies.update_policy(staff, policy_id, data, if_match)
+    policy = await policies.update_policy(policy_id, data, if_match)
     response.headers["ETag"] = etag(policy.version)
     return policy
 
@@ -536,8 +537,8 @@ async def update_policy(
     responses=problem_responses(Forbidden, SlaPolicyNotFound, Conflict),
     summary="Remove an SLA policy no ticket uses (admins)",
 )
-async def delete_policy(policy_id: PolicyId, staff: Staff, policies: Policies) -> None:
-    await policies.delete_policy(staff, policy_id)
+async def delete_policy(policy_id: PolicyId, _admin: Admin, policies: Policies) -> None:
+    await policies.delete_policy(policy_id)
 
 
 @router.get(
@@ -582,12 +583,12 @@ async def get_agent(
 async def put_agent(
     agent_id: AgentId,
     data: AgentPut,
-    staff: Staff,
+    _admin: Admin,
     people: People,
     response: Response,
     if_match: IfMatch = None,
 ) -> AgentRead:
-    agent, created = await people.put_agent(staff, agent_id, data, if_match)
+    agent, created = await people.put_agent(agent_id, data, if_match)
     if created:
         response.status_code = status.HTTP_201_CREATED
     response.headers["ETag"] = etag(agent.version)
@@ -610,9 +611,9 @@ async def list_groups(_staff: Staff, people: People) -> list[GroupRead]:
     summary="Add a group for a tier (admins)",
 )
 async def create_group(
-    data: GroupCreate, staff: Staff, people: People, response: Response
+    data: GroupCreate, _admin: Admin, people: People, response: Response
 ) -> GroupRead:
-    group = await people.create_group(staff, data)
+    group = await people.create_group(data)
     response.headers["Location"] = f"/v1/groups/{group.id}"
     return group
 
@@ -632,11 +633,11 @@ async def get_group(group_id: GroupId, _staff: Staff, people: People) -> GroupRe
 async def update_group(
     group_id: GroupId,
     data: GroupUpdate,
-    staff: Staff,
+    _admin: Admin,
     people: People,
     if_match: IfMatch = None,
 ) -> GroupRead:
-    return await people.update_group(staff, group_id, data, if_match)
+    return await people.update_group(group_id, data, if_match)
 
 
 @groups_router.delete(
@@ -645,8 +646,8 @@ async def update_group(
     responses=problem_responses(Forbidden, GroupNotFound, Conflict),
     summary="Remove a group without members or tickets (admins)",
 )
-async def delete_group(group_id: GroupId, staff: Staff, people: People) -> None:
-    await people.delete_group(staff, group_id)
+async def delete_group(group_id: GroupId, _admin: Admin, people: People) -> None:
+    await people.delete_group(group_id)
 
 
 reports_router = APIRouter(prefix="/v1/reports/tickets", tags=["reports"])

@@ -7,23 +7,16 @@ event into the outbox, all in the request's one transaction.
 from __future__ import annotations
 
 import logging
-import statistics
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from sqlalchemy.exc import IntegrityError
 
 from deskside_contracts.common import Role
 from deskside_contracts.inventory import SupportTier
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
-    AgentPut,
-    AgentRead,
     AssignRequest,
-    BusinessHours,
     ChangeRead,
     Channel,
     CloseRequest,
@@ -36,10 +29,6 @@ from deskside_contracts.tickets import (
     EvidenceIn,
     EvidenceRead,
     FaultDomain,
-    GroupCreate,
-    GroupRead,
-    GroupUpdate,
-    HoursLost,
     InteractionCreate,
     InteractionRead,
     InteractionUpdate,
@@ -50,25 +39,17 @@ from deskside_contracts.tickets import (
     Person,
     PersonIn,
     Priority,
-    ProductivityReport,
     ReopenRequest,
     ResolveRequest,
     Satisfaction,
     SatisfactionCreate,
-    SkillGap,
-    SlaPolicyCreate,
-    SlaPolicyRead,
-    SlaPolicyUpdate,
-    SlaTarget,
     SuggestedAssignee,
-    SummaryReport,
     TechnologySnapshot,
     TicketCreate,
     TicketRead,
     TicketStatus,
     TicketUpdate,
     TierEscalationCreate,
-    VendorBacklog,
     VendorEscalationCreate,
     VendorRequest,
     WaitingOn,
@@ -84,12 +65,9 @@ from deskside_kit.versions import require_version
 from deskside_tickets import sla
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.errors import (
-    AgentNotFound,
     AlreadyRated,
-    GroupNotFound,
     InvalidTransition,
     NotFoundOnTicket,
-    SlaPolicyNotFound,
     TicketNotFound,
 )
 from deskside_tickets.lifecycle import may, priority_for
@@ -98,14 +76,13 @@ from deskside_tickets.models import (
     Comment,
     Escalation,
     Evidence,
-    Group,
     Interaction,
-    SlaPolicy,
     Ticket,
     TicketChange,
     TicketLink,
     Watcher,
 )
+from deskside_tickets.people import agents_to_read
 from deskside_tickets.repository import TicketFilters, TicketRepository
 from deskside_tickets.sla import Policy
 from deskside_tickets.technologies import Lookup, TechnologyDirectory
@@ -1077,319 +1054,3 @@ def _apply_technology(ticket: Ticket, key: str | None, lookup: Lookup | None) ->
         ticket.technology_vendor = snapshot.vendor
         ticket.technology_tier = snapshot.support_tier.value if snapshot.support_tier else None
         ticket.technology_guide = snapshot.guide
-
-
-class SlaPolicyService:
-    """SLA policies: admins manage them; everyone on the desk may read them."""
-
-    def __init__(self, repository: TicketRepository) -> None:
-        self.repository = repository
-
-    async def ensure_default(self) -> None:
-        """Make the built-in default policy when there is no policy at all."""
-        if not await self.repository.policies():
-            await self.repository.add(_new_policy_row(sla.DEFAULT_POLICY))
-
-    async def list_policies(self) -> list[SlaPolicyRead]:
-        return [sla.policy_to_read(row) for row in await self.repository.policies()]
-
-    async def get_policy(self, policy_id: str) -> SlaPolicyRead:
-        return sla.policy_to_read(await self._policy(policy_id))
-
-    async def create_policy(self, principal: Principal, data: SlaPolicyCreate) -> SlaPolicyRead:
-        _require_admin(principal)
-        _check_calendar(data.business_hours)
-        row = _new_policy_row(data)
-        await self._add_named(row)
-        if row.is_default:
-            await self.repository.clear_default_policy(except_id=row.id)
-        return sla.policy_to_read(row)
-
-    async def update_policy(
-        self, principal: Principal, policy_id: str, data: SlaPolicyUpdate, if_match: str | None
-    ) -> SlaPolicyRead:
-        _require_admin(principal)
-        row = await self._policy(policy_id, for_update=True)
-        require_version(if_match, row.version)
-        if data.name is not None:
-            row.name = data.name
-        if data.targets is not None:
-            missing = sorted(p.value for p in Priority if p not in data.targets)
-            if missing:
-                raise Unprocessable(f"targets: missing for {', '.join(missing)}")
-            row.targets = _targets_json(data.targets)
-        if data.business_hours is not None:
-            _check_calendar(data.business_hours)
-            row.business_hours = data.business_hours.model_dump(mode="json")
-        if data.pause_on is not None:
-            row.pause_on = [on.value for on in data.pause_on]
-        if data.is_default is not None:
-            if not data.is_default and row.is_default:
-                raise Conflict("Make another policy the default instead: one is always default.")
-            row.is_default = data.is_default
-        row.version += 1
-        row.updated_at = utc_now()
-        await self._add_named(row)
-        if row.is_default:
-            await self.repository.clear_default_policy(except_id=row.id)
-        return sla.policy_to_read(row)
-
-    async def delete_policy(self, principal: Principal, policy_id: str) -> None:
-        _require_admin(principal)
-        row = await self._policy(policy_id, for_update=True)
-        if row.is_default:
-            raise Conflict("The default policy cannot be deleted; make another the default first.")
-        if await self.repository.policy_in_use(policy_id):
-            raise Conflict("Tickets are measured against this policy; it cannot be deleted.")
-        await self.repository.session.delete(row)
-
-    async def _policy(self, policy_id: str, *, for_update: bool = False) -> SlaPolicy:
-        row = await self.repository.policy(policy_id, for_update=for_update)
-        if row is None:
-            raise SlaPolicyNotFound(policy_id)
-        return row
-
-    async def _add_named(self, row: SlaPolicy) -> None:
-        try:
-            async with self.repository.session.begin_nested():
-                await self.repository.add(row)
-        except IntegrityError:
-            raise Conflict(f"There is already a policy named {row.name!r}.") from None
-
-
-def _require_admin(principal: Principal, what: str = "manage SLA policies") -> None:
-    if not principal.has_role(Role.ADMIN):
-        raise Forbidden(f"Only admins {what}.")
-
-
-def _new_policy_row(data: SlaPolicyCreate) -> SlaPolicy:
-    return SlaPolicy(
-        name=data.name,
-        is_default=data.is_default,
-        targets=_targets_json(data.targets),
-        business_hours=data.business_hours.model_dump(mode="json"),
-        pause_on=[on.value for on in data.pause_on],
-    )
-
-
-def _targets_json(targets: dict[Priority, SlaTarget]) -> dict[str, Any]:
-    return {priority.value: target.model_dump() for priority, target in targets.items()}
-
-
-def _check_calendar(hours: BusinessHours) -> None:
-    try:
-        sla.calendar_of(hours)
-    except ValueError as exc:
-        raise Unprocessable(f"business_hours: {exc}") from None
-
-
-class PeopleService:
-    """Agents, their tiers, groups and skills: admins keep them; the desk reads them."""
-
-    def __init__(self, repository: TicketRepository) -> None:
-        self.repository = repository
-
-    async def list_agents(self) -> list[AgentRead]:
-        return await agents_to_read(self.repository, await self.repository.agents())
-
-    async def get_agent(self, agent_id: str) -> AgentRead:
-        agent = await self.repository.agent(agent_id)
-        if agent is None:
-            raise AgentNotFound(agent_id)
-        return (await agents_to_read(self.repository, [agent]))[0]
-
-    async def put_agent(
-        self, principal: Principal, agent_id: str, data: AgentPut, if_match: str | None
-    ) -> tuple[AgentRead, bool]:
-        """Create or replace an agent's record; says whether it was created."""
-        _require_admin(principal, "manage agents")
-        groups = sorted(set(data.groups))
-        known = {group.id for group in await self.repository.groups(groups)}
-        if unknown := [group for group in groups if group not in known]:
-            raise Unprocessable(f"groups: no group {', '.join(unknown)}")
-        agent = await self.repository.agent(agent_id, for_update=True)
-        created = agent is None
-        if agent is None:
-            agent = Agent(id=agent_id, name=data.name)
-        else:
-            require_version(if_match, agent.version)
-            agent.version += 1
-            agent.updated_at = utc_now()
-        agent.name, agent.email, agent.tier = data.name, data.email, data.tier
-        agent.skills = sorted(set(data.skills))
-        agent.active = data.active
-        await self.repository.add(agent)
-        await self.repository.set_memberships(agent.id, groups)
-        return (await agents_to_read(self.repository, [agent]))[0], created
-
-    async def list_groups(self) -> list[GroupRead]:
-        return [GroupRead.model_validate(group) for group in await self.repository.groups()]
-
-    async def get_group(self, group_id: str) -> GroupRead:
-        return GroupRead.model_validate(await self._group(group_id))
-
-    async def create_group(self, principal: Principal, data: GroupCreate) -> GroupRead:
-        _require_admin(principal, "manage groups")
-        group = Group(**data.model_dump())
-        await self._add_named(group)
-        return GroupRead.model_validate(group)
-
-    async def update_group(
-        self, principal: Principal, group_id: str, data: GroupUpdate, if_match: str | None
-    ) -> GroupRead:
-        _require_admin(principal, "manage groups")
-        group = await self._group(group_id, for_update=True)
-        require_version(if_match, group.version)
-        for name, value in data.model_dump(exclude_unset=True).items():
-            if value is not None:
-                setattr(group, name, value)
-        group.version += 1
-        group.updated_at = utc_now()
-        await self._add_named(group)
-        return GroupRead.model_validate(group)
-
-    async def delete_group(self, principal: Principal, group_id: str) -> None:
-        _require_admin(principal, "manage groups")
-        group = await self._group(group_id, for_update=True)
-        if await self.repository.group_in_use(group_id):
-            raise Conflict("The group has members or tickets; move them first.")
-        await self.repository.session.delete(group)
-
-    async def skill_gaps(self) -> list[SkillGap]:
-        """Technologies people bring to the desk that no active agent is trained on."""
-        trained = {
-            skill
-            for agent in await self.repository.agents()
-            if agent.active
-            for skill in agent.skills
-        }
-        return [
-            SkillGap(technology=key, tickets=total, open_tickets=open_count)
-            for key, total, open_count in await self.repository.technology_use()
-            if key not in trained
-        ]
-
-    async def _group(self, group_id: str, *, for_update: bool = False) -> Group:
-        group = await self.repository.group(group_id, for_update=for_update)
-        if group is None:
-            raise GroupNotFound(group_id)
-        return group
-
-    async def _add_named(self, group: Group) -> None:
-        try:
-            async with self.repository.session.begin_nested():
-                await self.repository.add(group)
-        except IntegrityError:
-            raise Conflict(f"There is already a group named {group.name!r}.") from None
-
-
-async def agents_to_read(repository: TicketRepository, agents: Sequence[Agent]) -> list[AgentRead]:
-    groups = await repository.memberships([agent.id for agent in agents])
-    return [
-        AgentRead(
-            id=agent.id,
-            name=agent.name,
-            email=agent.email,
-            tier=agent.tier,
-            groups=groups.get(agent.id, []),
-            skills=agent.skills,
-            active=agent.active,
-            version=agent.version,
-            created_at=agent.created_at,
-            updated_at=agent.updated_at,
-        )
-        for agent in agents
-    ]
-
-
-class ReportService:
-    """Numbers for the desk's leads: where work time goes, and how the desk keeps up."""
-
-    def __init__(self, repository: TicketRepository) -> None:
-        self.repository = repository
-
-    async def productivity(self, start: datetime, end: datetime) -> ProductivityReport:
-        policies = {row.id: Policy.from_row(row) for row in await self.repository.policies()}
-        now = utc_now()
-        lost: list[tuple[Ticket, float]] = []
-        for ticket in await self.repository.created_between(start, end):
-            policy = policies.get(ticket.sla_policy_id or "")
-            minutes = sla.minutes_lost(ticket, policy, now)
-            if minutes is not None:
-                lost.append((ticket, minutes / 60))
-
-        def by(
-            key: Callable[[Ticket], str | None], name: Callable[[Ticket], str | None]
-        ) -> list[HoursLost]:
-            totals: dict[str, list[Any]] = {}
-            for ticket, hours in lost:
-                group = key(ticket) or "unknown"
-                entry = totals.setdefault(group, [name(ticket), 0.0, 0])
-                entry[1] += hours
-                entry[2] += 1
-            rows = [
-                HoursLost(key=group, name=label, hours_lost=round(hours, 2), tickets=count)
-                for group, (label, hours, count) in totals.items()
-            ]
-            return sorted(rows, key=lambda row: (-row.hours_lost, row.key))
-
-        return ProductivityReport(
-            from_=start,
-            to=end,
-            tickets=len(lost),
-            hours_lost=round(sum(hours for _, hours in lost), 2),
-            by_technology=by(lambda t: t.technology_key, lambda t: t.technology_name),
-            by_vendor=by(lambda t: t.technology_vendor, lambda t: None),
-            by_support_tier=by(lambda t: t.technology_tier, lambda t: None),
-        )
-
-    async def summary(self, start: datetime, end: datetime) -> SummaryReport:
-        tickets = await self.repository.created_between(start, end)
-        under_policy = [t for t in tickets if t.sla_policy_id is not None]
-        kept = [
-            t
-            for t in under_policy
-            if not (t.sla_first_response_breached or t.sla_resolution_breached)
-        ]
-        first_responses = [
-            (t.first_response_at - t.created_at).total_seconds() / 60
-            for t in tickets
-            if t.first_response_at is not None
-        ]
-        resolutions = [
-            (t.resolved_at - t.created_at).total_seconds() / 60
-            for t in tickets
-            if t.resolved_at is not None
-        ]
-        now = utc_now()
-        backlog: dict[str, list[datetime]] = {}
-        for vendor, opened in await self.repository.open_vendor_escalations():
-            backlog.setdefault(vendor, []).append(opened)
-        return SummaryReport(
-            from_=start,
-            to=end,
-            tickets=len(tickets),
-            by_status=dict(Counter(t.status for t in tickets)),
-            by_priority=dict(Counter(t.priority for t in tickets)),
-            by_technology=dict(Counter(t.technology_key or "none" for t in tickets)),
-            sla_compliance_percent=(
-                round(100 * len(kept) / len(under_policy), 1) if under_policy else None
-            ),
-            median_first_response_minutes=_median(first_responses),
-            median_resolution_minutes=_median(resolutions),
-            open_vendor_escalations=sorted(
-                (
-                    VendorBacklog(
-                        vendor=vendor,
-                        open_escalations=len(opened),
-                        oldest_age_hours=round((now - min(opened)).total_seconds() / 3600, 1),
-                    )
-                    for vendor, opened in backlog.items()
-                ),
-                key=lambda row: (-row.oldest_age_hours, row.vendor),
-            ),
-        )
-
-
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
