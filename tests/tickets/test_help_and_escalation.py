@@ -114,6 +114,21 @@ class TestWatchers:
         again = await client.post(path(ticket, "/watchers"), json={"id": "carol"}, headers=ALICE)
         assert again.status_code == 409
 
+    async def test_public_updates_name_the_watchers_for_notify(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        ticket = await open_ticket(client, ALICE)
+        await client.post(
+            path(ticket, "/watchers"), json={"id": "carol", "email": "c@example.com"}, headers=ALICE
+        )
+        await client.post(path(ticket, "/comments"), json={"body": "Fixed?"}, headers=AGENT)
+
+        commented = [e for e in await outbox_events(client) if e.type == "ticket.commented"]
+
+        assert commented[0].data["watchers"] == [
+            {"id": "carol", "email": "c@example.com", "name": None}
+        ]
+
     async def test_watchers_stop_watching(self, client: httpx.AsyncClient) -> None:
         ticket = await open_ticket(client, ALICE)
         await client.post(path(ticket, "/watchers"), json={"id": "carol"}, headers=ALICE)

@@ -220,6 +220,9 @@ class TicketService:
         self.settings = settings
         self.directory = directory
         self._policies: dict[str, _KnownPolicy] | None = None
+        # Watchers of the tickets this request changes: their events name them,
+        # so notify can send them the public updates.
+        self._watchers: dict[str, list[Watcher]] = {}
 
     # --- reading ------------------------------------------------------------------
 
@@ -540,6 +543,7 @@ class TicketService:
             added_by=principal.sub,
         )
         await self.repository.add(watcher)
+        self._watchers.setdefault(ticket.id, []).append(watcher)
         self._touch(ticket)
         self._history(ticket, principal.sub, "watcher_added", "watchers", None, data.id)
         self._emit("ticket.updated", ticket, changes={"watchers": {"old": None, "new": data.id}})
@@ -557,6 +561,9 @@ class TicketService:
             raise Forbidden("Only agents, the requester or the watcher themself remove a watcher.")
         if not await self.repository.remove_watcher(ticket.id, person_id):
             raise NotFoundOnTicket("watcher", person_id)
+        self._watchers[ticket.id] = [
+            watcher for watcher in self._watchers[ticket.id] if watcher.person_id != person_id
+        ]
         self._touch(ticket)
         self._history(ticket, principal.sub, "watcher_removed", "watchers", person_id, None)
 
@@ -869,9 +876,15 @@ class TicketService:
         # existence is not the caller's to learn.
         if ticket is None:
             raise TicketNotFound(ticket_ref)
+        if for_update:
+            self._watchers[ticket.id] = list(await self.repository.watchers(ticket.id))
         if principal.is_staff or _owns(principal, ticket):
             return ticket
-        if await self.repository.is_watching(ticket.id, principal.sub):
+        if for_update:
+            watching = any(w.person_id == principal.sub for w in self._watchers[ticket.id])
+        else:
+            watching = await self.repository.is_watching(ticket.id, principal.sub)
+        if watching:
             return ticket
         raise TicketNotFound(ticket_ref)
 
@@ -1006,7 +1019,16 @@ class TicketService:
             source=SOURCE,
             type=event_type,
             subject=ticket.id,
-            data={"ticket": read.model_dump(mode="json"), **data},
+            data={
+                "ticket": read.model_dump(mode="json"),
+                "watchers": [
+                    _watcher_to_read(watcher).model_dump(
+                        mode="json", include={"id", "email", "name"}
+                    )
+                    for watcher in self._watchers.get(ticket.id, [])
+                ],
+                **data,
+            },
         )
         return read
 
