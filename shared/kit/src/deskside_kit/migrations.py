@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deskside_kit.database import create_engine
+from deskside_kit.database import UtcDateTime, create_engine
 
 # Any fixed number: serialises migrations across processes sharing one PostgreSQL database.
 _MIGRATION_LOCK_ID = 0x6465736B
@@ -77,3 +78,48 @@ def run_migrations_from_env(target_metadata: MetaData) -> None:
             await engine.dispose()
 
     asyncio.run(run_standalone())
+
+
+# --- the kit's own tables, for the services' migrations ---------------------------------
+#
+# Every service keeps an outbox and idempotency keys in its own database. Their
+# migrations call these, so the tables are described once. What these create
+# must never change: a later change to the tables is a new function and a new
+# migration in each service.
+
+
+def create_outbox_table_v1() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("sequence", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(40), nullable=False, unique=True),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("subject", sa.String(64), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("request_id", sa.String(128), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("sent_at", UtcDateTime(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "sequence"])
+
+
+def create_idempotency_table_v1() -> None:
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("owner", sa.String(255), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("operation", sa.String(255), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column("response_headers", sa.JSON(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+    )
+
+
+def drop_kit_tables_v1() -> None:
+    op.drop_table("idempotency_keys")
+    op.drop_index("ix_outbox_unsent", table_name="outbox")
+    op.drop_table("outbox")

@@ -11,6 +11,11 @@ import sqlalchemy as sa
 from alembic import op
 
 from deskside_kit.database import UtcDateTime
+from deskside_kit.migrations import (
+    create_idempotency_table_v1,
+    create_outbox_table_v1,
+    drop_kit_tables_v1,
+)
 
 revision: str = "20261122_0002"
 down_revision: str | None = "20261122_0001"
@@ -90,38 +95,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_ticket_changes_ticket_id_id", "ticket_changes", ["ticket_id", "id"])
 
-    op.create_table(
-        "outbox",
-        sa.Column("sequence", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("id", sa.String(40), nullable=False, unique=True),
-        sa.Column("type", sa.String(64), nullable=False),
-        sa.Column("source", sa.String(32), nullable=False),
-        sa.Column("subject", sa.String(64), nullable=False),
-        sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("request_id", sa.String(128), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("sent_at", UtcDateTime(), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-    )
-    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "sequence"])
+    create_outbox_table_v1()
 
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("owner", sa.String(255), primary_key=True),
-        sa.Column("key", sa.String(255), primary_key=True),
-        sa.Column("operation", sa.String(255), nullable=False),
-        sa.Column("request_hash", sa.String(64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=True),
-        sa.Column("response_body", sa.Text(), nullable=True),
-        sa.Column("response_headers", sa.JSON(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-    )
+    create_idempotency_table_v1()
 
 
 def downgrade() -> None:
-    op.drop_table("idempotency_keys")
-    op.drop_index("ix_outbox_unsent", table_name="outbox")
-    op.drop_table("outbox")
+    drop_kit_tables_v1()
     op.drop_index("ix_ticket_changes_ticket_id_id", table_name="ticket_changes")
     op.drop_table("ticket_changes")
     op.drop_index("ix_ticket_comments_ticket_id_id", table_name="ticket_comments")
