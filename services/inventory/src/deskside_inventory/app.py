@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.config import InventorySettings
+from deskside_inventory.repository import TechnologyRepository
 from deskside_inventory.router import router
 from deskside_kit.app import create_service_app
+from deskside_kit.database import Sessions
 from deskside_kit.settings import load_settings
+
+logger = logging.getLogger("deskside.inventory")
 
 
 def create_app(settings: InventorySettings | None = None) -> FastAPI:
+    settings = settings or load_settings(InventorySettings)
+
+    @asynccontextmanager
+    async def resources(app: FastAPI) -> AsyncIterator[None]:
+        if settings.should_load_starter_catalog:
+            sessions: Sessions = app.state.sessions
+            async with sessions.write_transaction() as session:
+                repository = TechnologyRepository(session)
+                if not await repository.keys():
+                    added = await load_starter_catalog(repository)
+                    logger.info("loaded the starter catalog: %d technologies", added)
+        yield
+
     return create_service_app(
-        settings or load_settings(InventorySettings),
+        settings,
         title="Deskside inventory",
         description="The technology catalog with support tiers, devices and accounts.",
         routers=[router],
         migrations="deskside_inventory:migrations",
+        resources=resources,
     )

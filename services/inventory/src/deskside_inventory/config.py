@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from deskside_kit.settings import ServiceSettings
@@ -14,3 +15,15 @@ class InventorySettings(ServiceSettings):
         env_prefix="DESKSIDE_INVENTORY_", extra="ignore", frozen=True, validate_by_name=True
     )
     service_name: ClassVar[str] = "inventory"
+
+    load_starter_catalog: bool | None = Field(
+        default=None,
+        description="Load the starter catalog at start-up when the catalog is empty. "
+        "Default: yes in development (the embedded stack), no otherwise.",
+    )
+
+    @property
+    def should_load_starter_catalog(self) -> bool:
+        if self.load_starter_catalog is None:
+            return self.env == "development"
+        return self.load_starter_catalog

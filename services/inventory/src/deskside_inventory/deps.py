@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from deskside_contracts.common import Role
 from deskside_inventory.repository import TechnologyRepository
 from deskside_inventory.service import CatalogService
+from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
 
 
@@ -16,3 +18,6 @@ def _catalog_service(session: Session) -> CatalogService:
 
 
 Catalog = Annotated[CatalogService, Depends(_catalog_service)]
+
+# Admins manage the catalog; everyone may read it.
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -1,6 +1,6 @@
 """Domain errors of the inventory service."""
 
-from deskside_kit.problems import NotFound
+from deskside_kit.problems import Conflict, NotFound
 
 
 class TechnologyNotFound(NotFound):
@@ -9,3 +9,11 @@ class TechnologyNotFound(NotFound):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"No technology {key!r} in the catalog.")
+
+
+class TechnologyExists(Conflict):
+    slug = "technology-exists"
+    title = "Technology already in the catalog"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"The catalog already has {key!r}; change it with PATCH instead.")

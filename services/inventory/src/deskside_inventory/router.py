@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Response, status
 
-from deskside_contracts.inventory import TechnologyRead
+from deskside_contracts.inventory import (
+    SupportTier,
+    TechnologyCreate,
+    TechnologyKind,
+    TechnologyRead,
+    TechnologyUpdate,
+)
 from deskside_contracts.paging import Page
-from deskside_inventory.deps import Catalog
-from deskside_inventory.errors import TechnologyNotFound
+from deskside_inventory.deps import Admin, Catalog
+from deskside_inventory.errors import TechnologyExists, TechnologyNotFound
+from deskside_inventory.repository import TechnologyFilters
 from deskside_kit.auth import CurrentPrincipal
+from deskside_kit.idempotency import IdempotencyDep
 from deskside_kit.paging import PageParams
-from deskside_kit.problems import problem_responses
+from deskside_kit.problems import Forbidden, Unprocessable, problem_responses
+from deskside_kit.versions import IfMatch, StaleVersion, etag
 
 router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
 
@@ -21,19 +30,77 @@ TechnologyKey = Annotated[
 ]
 
 
-@router.get("", summary="List the technology catalog, by key")
+@router.get("", summary="The technology catalog, by key")
 async def list_technologies(
-    _principal: CurrentPrincipal, catalog: Catalog, page: PageParams
+    _principal: CurrentPrincipal,
+    catalog: Catalog,
+    page: PageParams,
+    kind: TechnologyKind | None = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    tier: SupportTier | None = None,
+    recommended: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a name or vendor.")] = None,
 ) -> Page[TechnologyRead]:
-    return await catalog.list_technologies(page)
+    filters = TechnologyFilters(
+        kind=kind.value if kind else None,
+        category=category,
+        tier=tier.value if tier else None,
+        recommended=recommended,
+        q=q.strip() or None if q else None,
+    )
+    return await catalog.list_technologies(page, filters)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TechnologyRead,
+    responses=problem_responses(Forbidden, TechnologyExists, Unprocessable),
+    summary="Add a technology to the catalog (admins)",
+)
+async def create_technology(
+    data: TechnologyCreate,
+    _admin: Admin,
+    catalog: Catalog,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> TechnologyRead | Response:
+    replay = await idempotency.claim(data)
+    if replay is not None:
+        return replay
+    technology = await catalog.create_technology(data)
+    response.headers["Location"] = f"/v1/technologies/{technology.key}"
+    response.headers["ETag"] = etag(technology.version)
+    await idempotency.remember(status.HTTP_201_CREATED, technology, dict(response.headers))
+    return technology
 
 
 @router.get(
     "/{key}",
     responses=problem_responses(TechnologyNotFound),
-    summary="Read one technology with its support tier",
+    summary="One technology with its ground rules",
 )
 async def get_technology(
-    key: TechnologyKey, _principal: CurrentPrincipal, catalog: Catalog
+    key: TechnologyKey, _principal: CurrentPrincipal, catalog: Catalog, response: Response
 ) -> TechnologyRead:
-    return await catalog.get_technology(key)
+    technology = await catalog.get_technology(key)
+    response.headers["ETag"] = etag(technology.version)
+    return technology
+
+
+@router.patch(
+    "/{key}",
+    responses=problem_responses(Forbidden, TechnologyNotFound, StaleVersion, Unprocessable),
+    summary="Change a technology (admins); a tier change is announced",
+)
+async def update_technology(
+    key: TechnologyKey,
+    data: TechnologyUpdate,
+    _admin: Admin,
+    catalog: Catalog,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TechnologyRead:
+    technology = await catalog.update_technology(key, data, if_match)
+    response.headers["ETag"] = etag(technology.version)
+    return technology

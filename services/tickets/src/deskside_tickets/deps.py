@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
@@ -60,12 +60,4 @@ Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 # People who raise and follow tickets, and integrations that open them (alerts, forms).
 TicketUser = Annotated[
     Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN, Role.INTEGRATION))
-]
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description='The `ETag` you read (`"3"`): the change applies only to that version, '
-        "else 412.",
-    ),
 ]

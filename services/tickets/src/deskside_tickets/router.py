@@ -56,10 +56,9 @@ from deskside_kit.idempotency import (
 )
 from deskside_kit.paging import PageParams
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable, problem_responses
-from deskside_kit.versions import StaleVersion, etag
+from deskside_kit.versions import IfMatch, StaleVersion, etag
 from deskside_tickets.deps import (
     Admin,
-    IfMatch,
     People,
     Policies,
     Reports,

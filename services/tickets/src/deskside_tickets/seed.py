@@ -21,24 +21,29 @@ import httpx
 from deskside_kit.settings import ServiceSettings, load_settings
 from deskside_kit.tokens import mint_token
 
-# (catalog key, a name people use, the vendor, typical problems)
+# (key in the starter catalog, a name people use, the vendor, typical problems)
 TECHNOLOGIES = [
     (
-        "iphone",
+        "ios",
         "iPhone",
         "Apple",
         ["Mail stops syncing", "Cannot join the Wi-Fi", "Battery drains"],
     ),
-    ("ipad", "iPad", "Apple", ["Company apps will not install", "Screen mirroring fails"]),
-    ("macbook", "MacBook", "Apple", ["VPN drops every hour", "Printer not found", "Slow start"]),
+    ("ipados", "iPad", "Apple", ["Company apps will not install", "Screen mirroring fails"]),
+    ("macos", "MacBook", "Apple", ["VPN drops every hour", "Printer not found", "Slow start"]),
     ("android", "Android phone", "Google", ["Work profile missing", "Authenticator lost"]),
-    ("windows-laptop", "Windows laptop", "Microsoft", ["BitLocker recovery", "Teams crashes"]),
+    ("windows", "Windows laptop", "Microsoft", ["BitLocker recovery", "Teams crashes"]),
     ("dropbox", "Dropbox", "Dropbox", ["Stopped syncing", "Shared folder vanished"]),
     ("google-drive", "Google Drive", "Google", ["Files read-only", "Storage full"]),
     ("onedrive", "OneDrive", "Microsoft", ["Sync conflicts", "Cannot sign in"]),
-    ("icloud", "iCloud", "Apple", ["Photos not uploading", "Keychain out of sync"]),
+    ("icloud-drive", "iCloud", "Apple", ["Photos not uploading", "Keychain out of sync"]),
     ("gmail", "Gmail", "Google", ["Lost access after phone change", "Mail in spam"]),
-    ("outlook", "Outlook", "Microsoft", ["Keeps asking for the password", "Calendar invites lost"]),
+    (
+        "outlook-com",
+        "Outlook",
+        "Microsoft",
+        ["Keeps asking for the password", "Calendar invites lost"],
+    ),
     ("whatsapp", "WhatsApp", "Meta", ["Backup fails", "New phone, chats missing"]),
     ("zoom", "Zoom", "Zoom", ["No audio in meetings", "Screen share is black"]),
     ("slack", "Slack", "Salesforce", ["Notifications stopped", "Cannot join workspace"]),
@@ -64,13 +69,13 @@ PEOPLE = [
     ("rosa", "Rosa Díaz"),
 ]
 AGENTS = [
-    ("agnes", "Agnes Mwangi", 1, ["iphone", "ipad", "icloud", "whatsapp"]),
-    ("bruno", "Bruno Costa", 1, ["windows-laptop", "outlook", "onedrive", "zoom"]),
+    ("agnes", "Agnes Mwangi", 1, ["ios", "ipados", "icloud-drive", "whatsapp"]),
+    ("bruno", "Bruno Costa", 1, ["windows", "outlook-com", "onedrive", "zoom"]),
     ("carla", "Carla Jensen", 1, ["android", "gmail", "google-drive", "slack"]),
-    ("dev", "Dev Patel", 1, ["macbook", "dropbox", "zoom"]),
-    ("elena", "Elena Ruiz", 2, ["iphone", "ipad", "macbook", "icloud"]),
-    ("farid", "Farid Aziz", 2, ["windows-laptop", "android", "outlook"]),
-    ("grace", "Grace Liu", 3, ["outlook", "onedrive", "gmail", "google-drive"]),
+    ("dev", "Dev Patel", 1, ["macos", "dropbox", "zoom"]),
+    ("elena", "Elena Ruiz", 2, ["ios", "ipados", "macos", "icloud-drive"]),
+    ("farid", "Farid Aziz", 2, ["windows", "android", "outlook-com"]),
+    ("grace", "Grace Liu", 3, ["outlook-com", "onedrive", "gmail", "google-drive"]),
 ]
 GROUPS = [("Service desk", 1, True), ("Device specialists", 2, False), ("Platform", 3, False)]
 

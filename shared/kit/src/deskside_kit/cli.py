@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 import uvicorn
 
@@ -21,6 +23,8 @@ from deskside_kit.logs import configure_logging
 from deskside_kit.migrations import upgrade_database
 from deskside_kit.settings import ServiceSettings, StackSettings, load_settings
 
+ExtraCommand = Callable[[Any], Coroutine[Any, Any, str]]
+
 
 def run_service_cli(
     *,
@@ -28,14 +32,19 @@ def run_service_cli(
     app_factory: str,
     default_port: int,
     migrations: str | None = None,
+    commands: Mapping[str, tuple[str, ExtraCommand]] | None = None,
 ) -> None:
+    """Parse the command line and run it. `commands` adds a service's own:
+    name -> (help, `async def run(settings) -> message`)."""
     parser = argparse.ArgumentParser(prog=f"deskside-{settings_class.service_name}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP service")
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    serve = subcommands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
     if migrations is not None:
-        commands.add_parser("migrate", help="apply database migrations and exit")
+        subcommands.add_parser("migrate", help="apply database migrations and exit")
+    for name, (help_text, _) in (commands or {}).items():
+        subcommands.add_parser(name, help=help_text)
     args = parser.parse_args()
 
     settings = load_settings(settings_class)
@@ -44,6 +53,9 @@ def run_service_cli(
         assert migrations is not None
         assert isinstance(settings, ServiceSettings)
         asyncio.run(_migrate(settings, migrations))
+        return
+    if commands and args.command in commands:
+        print(asyncio.run(commands[args.command][1](settings)))
         return
     uvicorn.run(
         app_factory,

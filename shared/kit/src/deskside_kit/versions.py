@@ -7,6 +7,10 @@ in between; without `If-Match` the change applies to whatever is current.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Header
+
 from deskside_kit.problems import PreconditionFailed
 
 
@@ -42,3 +46,12 @@ def require_version(if_match: str | None, current: int) -> None:
     expected = parse_if_match(if_match)
     if expected is not None and expected != current:
         raise StaleVersion(current)
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The `ETag` you read (`"3"`): the change applies only to that version, '
+        "else 412.",
+    ),
+]
