@@ -27,3 +27,12 @@ class InventorySettings(ServiceSettings):
         if self.load_starter_catalog is None:
             return self.env == "development"
         return self.load_starter_catalog
+
+    check_in_stale_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days without a check-in after which a device is noncompliant.",
+    )
+    housekeeping_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between compliance rechecks of stale devices."
+    )

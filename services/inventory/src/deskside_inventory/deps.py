@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from deskside_contracts.common import Role
-from deskside_inventory.repository import TechnologyRepository
+from deskside_inventory.config import InventorySettings
+from deskside_inventory.devices import DeviceService
+from deskside_inventory.repository import DeviceRepository, TechnologyRepository
 from deskside_inventory.service import CatalogService
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
@@ -18,6 +21,21 @@ def _catalog_service(session: Session) -> CatalogService:
 
 
 Catalog = Annotated[CatalogService, Depends(_catalog_service)]
+
+
+def _device_service(request: Request, session: Session) -> DeviceService:
+    settings: InventorySettings = request.app.state.settings
+    return DeviceService(
+        DeviceRepository(session),
+        TechnologyRepository(session),
+        stale_after=timedelta(days=settings.check_in_stale_days),
+    )
+
+
+Devices = Annotated[DeviceService, Depends(_device_service)]
+
+# Everyone with a token who may own a device: people, the desk, and integrations.
+DeviceUser = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN))]
 
 # Admins manage the catalog; everyone may read it.
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -17,3 +17,11 @@ class TechnologyExists(Conflict):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"The catalog already has {key!r}; change it with PATCH instead.")
+
+
+class DeviceNotFound(NotFound):
+    slug = "device-not-found"
+    title = "Device not found"
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(f"No device {device_id!r} that you can see.")

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from deskside_kit.database import UtcDateTime, utc_now
 from deskside_kit.idempotency import IdempotencyKey
+from deskside_kit.ids import new_id
 from deskside_kit.outbox import OutboxEvent
 
 # The kit's tables live in this service's database too.
-__all__ = ["IdempotencyKey", "OutboxEvent", "Technology"]
+__all__ = ["Device", "IdempotencyKey", "OutboxEvent", "Technology"]
 
 
 def _json(nullable: bool = False) -> Column[Any]:
@@ -42,6 +43,47 @@ class Technology(SQLModel, table=True):
         default=None, sa_column=Column(JSON, nullable=True)
     )
     app_identifiers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    version: int = Field(default=1)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+
+
+class Device(SQLModel, table=True):
+    """A device someone works on: their own (BYOD) or the company's."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index("ix_devices_owner_id_id", "owner_id", "id"),
+        Index("ix_devices_technology", "technology"),
+        Index("ix_devices_compliance", "compliance"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("dev"), primary_key=True, max_length=40)
+    owner_id: str = Field(max_length=255)
+    owner_email: str | None = Field(default=None, max_length=320)
+    owner_name: str | None = Field(default=None, max_length=255)
+    ownership: str = Field(max_length=16)
+    technology: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    os_version: str | None = Field(default=None, max_length=32)
+    encrypted: bool | None = Field(default=None)
+    passcode_set: bool | None = Field(default=None)
+    # Corporate devices only: personal ones never keep hardware identifiers.
+    serial_number: str | None = Field(default=None, max_length=100)
+    imei: str | None = Field(default=None, max_length=32)
+    compliance: str = Field(default="unknown", max_length=16)
+    compliance_reasons: list[str] = Field(default_factory=list, sa_column=_json())
+    enrolled_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    last_check_in_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime, nullable=True)
+    )
     version: int = Field(default=1)
     created_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import String, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from deskside_inventory.models import Technology
+from deskside_inventory.models import Device, Technology
 from deskside_kit.paging import PageRequest, after_cursor
 
 
@@ -65,3 +66,60 @@ class TechnologyRepository:
     async def add(self, technology: Technology) -> None:
         self.session.add(technology)
         await self.session.flush()
+
+
+@dataclass(frozen=True)
+class DeviceFilters:
+    owner_id: str | None = None
+    technology: str | None = None
+    ownership: str | None = None
+    compliance: str | None = None
+    q: str | None = None
+
+
+class DeviceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, device_id: str, *, for_update: bool = False) -> Device | None:
+        statement = select(Device).where(col(Device.id) == device_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    async def add(self, device: Device) -> None:
+        self.session.add(device)
+        await self.session.flush()
+
+    async def list_page(self, page: PageRequest, filters: DeviceFilters) -> Sequence[Device]:
+        statement = select(Device)
+        if filters.owner_id is not None:
+            statement = statement.where(col(Device.owner_id) == filters.owner_id)
+        if filters.technology is not None:
+            statement = statement.where(col(Device.technology) == filters.technology)
+        if filters.ownership is not None:
+            statement = statement.where(col(Device.ownership) == filters.ownership)
+        if filters.compliance is not None:
+            statement = statement.where(col(Device.compliance) == filters.compliance)
+        if filters.q:
+            pattern = "%" + filters.q.lower().replace("\\", "").replace("%", "") + "%"
+            statement = statement.where(
+                or_(
+                    func.lower(func.coalesce(col(Device.name), "")).like(pattern),
+                    func.lower(func.coalesce(col(Device.model), "")).like(pattern),
+                )
+            )
+        statement = after_cursor(statement, [col(Device.id)], page)
+        return (await self.session.exec(statement)).all()
+
+    async def stale(self, checked_in_before: datetime, limit: int) -> Sequence[Device]:
+        """Devices not heard from since `checked_in_before` and not yet marked for it."""
+        last_seen = func.coalesce(col(Device.last_check_in_at), col(Device.enrolled_at))
+        marked = cast(col(Device.compliance_reasons), String).like("%no_recent_check_in%")
+        statement = (
+            select(Device)
+            .where(last_seen < checked_in_before, ~marked)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.exec(statement)).all()

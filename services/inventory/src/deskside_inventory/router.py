@@ -7,6 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from deskside_contracts.inventory import (
+    ComplianceState,
+    DeviceCreate,
+    DeviceRead,
+    DeviceUpdate,
+    Ownership,
     SupportTier,
     TechnologyCreate,
     TechnologyKind,
@@ -14,9 +19,9 @@ from deskside_contracts.inventory import (
     TechnologyUpdate,
 )
 from deskside_contracts.paging import Page
-from deskside_inventory.deps import Admin, Catalog
-from deskside_inventory.errors import TechnologyExists, TechnologyNotFound
-from deskside_inventory.repository import TechnologyFilters
+from deskside_inventory.deps import Admin, Catalog, Devices, DeviceUser
+from deskside_inventory.errors import DeviceNotFound, TechnologyExists, TechnologyNotFound
+from deskside_inventory.repository import DeviceFilters, TechnologyFilters
 from deskside_kit.auth import CurrentPrincipal
 from deskside_kit.idempotency import IdempotencyDep
 from deskside_kit.paging import PageParams
@@ -104,3 +109,83 @@ async def update_technology(
     technology = await catalog.update_technology(key, data, if_match)
     response.headers["ETag"] = etag(technology.version)
     return technology
+
+
+devices_router = APIRouter(prefix="/v1/devices", tags=["devices"])
+DeviceId = Annotated[str, Path(max_length=40)]
+
+
+@devices_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeviceRead,
+    responses=problem_responses(Forbidden, Unprocessable),
+    summary="Register a device: your own, or (agents) someone else's",
+)
+async def register_device(
+    data: DeviceCreate,
+    principal: DeviceUser,
+    devices: Devices,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> DeviceRead | Response:
+    replay = await idempotency.claim(data)
+    if replay is not None:
+        return replay
+    device = await devices.register(principal, data)
+    response.headers["Location"] = f"/v1/devices/{device.id}"
+    response.headers["ETag"] = etag(device.version)
+    await idempotency.remember(status.HTTP_201_CREATED, device, dict(response.headers))
+    return device
+
+
+@devices_router.get("", summary="Devices: your own, or (agents) everyone's")
+async def list_devices(
+    principal: DeviceUser,
+    devices: Devices,
+    page: PageParams,
+    owner: Annotated[str | None, Query(max_length=255)] = None,
+    technology: Annotated[str | None, Query(max_length=64)] = None,
+    ownership: Ownership | None = None,
+    compliance: ComplianceState | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a name or model.")] = None,
+) -> Page[DeviceRead]:
+    filters = DeviceFilters(
+        owner_id=owner,
+        technology=technology,
+        ownership=ownership.value if ownership else None,
+        compliance=compliance.value if compliance else None,
+        q=q.strip() or None if q else None,
+    )
+    return await devices.list_devices(principal, page, filters)
+
+
+@devices_router.get(
+    "/{device_id}",
+    responses=problem_responses(DeviceNotFound),
+    summary="Everything stored about a device",
+)
+async def get_device(
+    device_id: DeviceId, principal: DeviceUser, devices: Devices, response: Response
+) -> DeviceRead:
+    device = await devices.get(principal, device_id)
+    response.headers["ETag"] = etag(device.version)
+    return device
+
+
+@devices_router.patch(
+    "/{device_id}",
+    responses=problem_responses(DeviceNotFound, StaleVersion, Unprocessable),
+    summary="Change a device's details; compliance is recomputed",
+)
+async def update_device(
+    device_id: DeviceId,
+    data: DeviceUpdate,
+    principal: DeviceUser,
+    devices: Devices,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DeviceRead:
+    device = await devices.update(principal, device_id, data, if_match)
+    response.headers["ETag"] = etag(device.version)
+    return device

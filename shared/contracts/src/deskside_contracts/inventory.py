@@ -115,3 +115,96 @@ class TechnologyRead(ResponseModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+# --- devices (BYOD) --------------------------------------------------------------------------
+
+
+class Ownership(StrEnum):
+    PERSONAL = "personal"
+    CORPORATE = "corporate"
+
+
+class ComplianceState(StrEnum):
+    COMPLIANT = "compliant"
+    NONCOMPLIANT = "noncompliant"
+    UNKNOWN = "unknown"
+
+
+class ComplianceReason(StrEnum):
+    OS_BELOW_MINIMUM = "os_below_minimum"
+    NOT_ENCRYPTED = "not_encrypted"
+    NO_PASSCODE = "no_passcode"
+    PLATFORM_PROHIBITED = "platform_prohibited"
+    NO_RECENT_CHECK_IN = "no_recent_check_in"
+
+
+class Owner(RequestModel):
+    """Whom an agent registers a device for."""
+
+    id: str = Field(min_length=1, max_length=255, description="Their token `sub`.")
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str | None = Field(default=None, max_length=255)
+
+
+OsVersion = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,3}$", max_length=32)]
+
+
+class DeviceCreate(RequestModel):
+    ownership: Ownership = Field(
+        description="Required and explicit: a personal device is never taken for a company one."
+    )
+    technology: Key = Field(description="The platform's catalog key, e.g. `ios`.")
+    model: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    os_version: OsVersion | None = None
+    encrypted: bool | None = None
+    passcode_set: bool | None = None
+    serial_number: str | None = Field(
+        default=None, max_length=100, description="Corporate devices only."
+    )
+    imei: str | None = Field(default=None, max_length=32, description="Corporate devices only.")
+    owner: Owner | None = Field(default=None, description="Agents only: whose device it is.")
+
+
+class DeviceUpdate(RequestModel):
+    model: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    os_version: OsVersion | None = None
+    encrypted: bool | None = None
+    passcode_set: bool | None = None
+    serial_number: str | None = Field(default=None, max_length=100)
+    imei: str | None = Field(default=None, max_length=32)
+
+
+class Compliance(ResponseModel):
+    state: ComplianceState
+    reasons: list[ComplianceReason]
+
+
+class DeviceOwner(ResponseModel):
+    id: str
+    email: str | None = None
+    name: str | None = None
+
+
+class DeviceRead(ResponseModel):
+    """Everything Deskside stores about a device: its owner sees all of it."""
+
+    id: str
+    owner: DeviceOwner
+    ownership: Ownership
+    technology: str
+    model: str | None = None
+    name: str | None = None
+    os_version: str | None = None
+    encrypted: bool | None = None
+    passcode_set: bool | None = None
+    serial_number: str | None = None
+    imei: str | None = None
+    compliance: Compliance
+    enrolled_at: UtcDateTime
+    last_check_in_at: UtcDateTime | None = None
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
