@@ -8,9 +8,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from deskside_contracts.common import Role
+from deskside_inventory.accounts import AccountService
 from deskside_inventory.config import InventorySettings
 from deskside_inventory.devices import DeviceService
-from deskside_inventory.repository import DeviceRepository, TechnologyRepository
+from deskside_inventory.repository import (
+    AccountRepository,
+    DeviceRepository,
+    TechnologyRepository,
+)
 from deskside_inventory.service import CatalogService
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
@@ -33,6 +38,13 @@ def _device_service(request: Request, session: Session) -> DeviceService:
 
 
 Devices = Annotated[DeviceService, Depends(_device_service)]
+
+
+def _account_service(session: Session) -> AccountService:
+    return AccountService(AccountRepository(session), TechnologyRepository(session))
+
+
+Accounts = Annotated[AccountService, Depends(_account_service)]
 
 # Everyone with a token who may own a device: people, the desk, and integrations.
 DeviceUser = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN))]

@@ -25,3 +25,19 @@ class DeviceNotFound(NotFound):
 
     def __init__(self, device_id: str) -> None:
         super().__init__(f"No device {device_id!r} that you can see.")
+
+
+class AccountNotFound(NotFound):
+    slug = "account-not-found"
+    title = "Account not found"
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"No account {account_id!r} that you can see.")
+
+
+class InvalidDecision(Conflict):
+    slug = "invalid-decision"
+    title = "Not possible in the account's current status"
+
+    def __init__(self, decision: str, status: str) -> None:
+        super().__init__(f"Cannot {decision} an account that is {status}.", current_status=status)

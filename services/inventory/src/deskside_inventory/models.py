@@ -14,7 +14,7 @@ from deskside_kit.ids import new_id
 from deskside_kit.outbox import OutboxEvent
 
 # The kit's tables live in this service's database too.
-__all__ = ["Device", "IdempotencyKey", "OutboxEvent", "Technology"]
+__all__ = ["Account", "Device", "IdempotencyKey", "OutboxEvent", "Technology"]
 
 
 def _json(nullable: bool = False) -> Column[Any]:
@@ -84,6 +84,37 @@ class Device(SQLModel, table=True):
     last_check_in_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime, nullable=True)
     )
+    version: int = Field(default=1)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+
+
+class Account(SQLModel, table=True):
+    """A consumer-service account someone uses for work (BYOS), and IT's decision on it."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        Index("ix_accounts_owner_id_id", "owner_id", "id"),
+        Index("ix_accounts_technology", "technology"),
+        Index("ix_accounts_status", "status"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("acc"), primary_key=True, max_length=40)
+    owner_id: str = Field(max_length=255)
+    owner_email: str | None = Field(default=None, max_length=320)
+    owner_name: str | None = Field(default=None, max_length=255)
+    technology: str = Field(max_length=64)
+    identifier: str = Field(max_length=320)
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    data_classification: str = Field(max_length=16)
+    status: str = Field(default="requested", max_length=16)
+    decided_by: str | None = Field(default=None, max_length=255)
+    decision_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recommended_alternative: str | None = Field(default=None, max_length=64)
     version: int = Field(default=1)
     created_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)

@@ -10,7 +10,7 @@ from sqlalchemy import String, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from deskside_inventory.models import Device, Technology
+from deskside_inventory.models import Account, Device, Technology
 from deskside_kit.paging import PageRequest, after_cursor
 
 
@@ -122,4 +122,37 @@ class DeviceRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        return (await self.session.exec(statement)).all()
+
+
+@dataclass(frozen=True)
+class AccountFilters:
+    owner_id: str | None = None
+    technology: str | None = None
+    status: str | None = None
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, account_id: str, *, for_update: bool = False) -> Account | None:
+        statement = select(Account).where(col(Account.id) == account_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    async def add(self, account: Account) -> None:
+        self.session.add(account)
+        await self.session.flush()
+
+    async def list_page(self, page: PageRequest, filters: AccountFilters) -> Sequence[Account]:
+        statement = select(Account)
+        if filters.owner_id is not None:
+            statement = statement.where(col(Account.owner_id) == filters.owner_id)
+        if filters.technology is not None:
+            statement = statement.where(col(Account.technology) == filters.technology)
+        if filters.status is not None:
+            statement = statement.where(col(Account.status) == filters.status)
+        statement = after_cursor(statement, [col(Account.id)], page)
         return (await self.session.exec(statement)).all()

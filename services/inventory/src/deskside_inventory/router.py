@@ -7,6 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from deskside_contracts.inventory import (
+    AccountCreate,
+    AccountDecision,
+    AccountRead,
+    AccountStatus,
     ComplianceState,
     DeviceCreate,
     DeviceRead,
@@ -19,9 +23,15 @@ from deskside_contracts.inventory import (
     TechnologyUpdate,
 )
 from deskside_contracts.paging import Page
-from deskside_inventory.deps import Admin, Catalog, Devices, DeviceUser
-from deskside_inventory.errors import DeviceNotFound, TechnologyExists, TechnologyNotFound
-from deskside_inventory.repository import DeviceFilters, TechnologyFilters
+from deskside_inventory.deps import Accounts, Admin, Catalog, Devices, DeviceUser
+from deskside_inventory.errors import (
+    AccountNotFound,
+    DeviceNotFound,
+    InvalidDecision,
+    TechnologyExists,
+    TechnologyNotFound,
+)
+from deskside_inventory.repository import AccountFilters, DeviceFilters, TechnologyFilters
 from deskside_kit.auth import CurrentPrincipal
 from deskside_kit.idempotency import IdempotencyDep
 from deskside_kit.paging import PageParams
@@ -189,3 +199,85 @@ async def update_device(
     device = await devices.update(principal, device_id, data, if_match)
     response.headers["ETag"] = etag(device.version)
     return device
+
+
+accounts_router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+AccountId = Annotated[str, Path(max_length=40)]
+
+
+@accounts_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountRead,
+    responses=problem_responses(Forbidden, Unprocessable),
+    summary="Declare a consumer-service account used for work; the ground rules decide "
+    "at once where they can",
+)
+async def declare_account(
+    data: AccountCreate,
+    principal: DeviceUser,
+    accounts: Accounts,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> AccountRead | Response:
+    replay = await idempotency.claim(data)
+    if replay is not None:
+        return replay
+    account = await accounts.declare(principal, data)
+    response.headers["Location"] = f"/v1/accounts/{account.id}"
+    response.headers["ETag"] = etag(account.version)
+    await idempotency.remember(status.HTTP_201_CREATED, account, dict(response.headers))
+    return account
+
+
+@accounts_router.get("", summary="Declared accounts: your own, or (agents) everyone's")
+async def list_accounts(
+    principal: DeviceUser,
+    accounts: Accounts,
+    page: PageParams,
+    owner: Annotated[str | None, Query(max_length=255)] = None,
+    technology: Annotated[str | None, Query(max_length=64)] = None,
+    status_: Annotated[AccountStatus | None, Query(alias="status")] = None,
+) -> Page[AccountRead]:
+    filters = AccountFilters(
+        owner_id=owner, technology=technology, status=status_.value if status_ else None
+    )
+    return await accounts.list_accounts(principal, page, filters)
+
+
+@accounts_router.get(
+    "/{account_id}", responses=problem_responses(AccountNotFound), summary="A declared account"
+)
+async def get_account(
+    account_id: AccountId, principal: DeviceUser, accounts: Accounts, response: Response
+) -> AccountRead:
+    account = await accounts.get(principal, account_id)
+    response.headers["ETag"] = etag(account.version)
+    return account
+
+
+def _decision(decision: str, summary: str) -> None:
+    @accounts_router.post(
+        f"/{{account_id}}/{decision}",
+        responses=problem_responses(Forbidden, AccountNotFound, InvalidDecision, StaleVersion),
+        summary=summary,
+        name=f"{decision}_account",
+    )
+    async def decide(
+        account_id: AccountId,
+        principal: DeviceUser,
+        accounts: Accounts,
+        response: Response,
+        data: AccountDecision | None = None,
+        if_match: IfMatch = None,
+    ) -> AccountRead:
+        account = await accounts.decide(
+            principal, account_id, decision, data or AccountDecision(), if_match
+        )
+        response.headers["ETag"] = etag(account.version)
+        return account
+
+
+_decision("approve", "Approve a requested account (agents)")
+_decision("reject", "Reject a requested account, with a note (agents)")
+_decision("revoke", "Revoke an approved account (agents)")

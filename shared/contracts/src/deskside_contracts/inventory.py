@@ -208,3 +208,54 @@ class DeviceRead(ResponseModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+# --- consumer-service accounts (BYOS) --------------------------------------------------------
+
+
+class DataClassification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class AccountStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class AccountCreate(RequestModel):
+    """Someone declares they use a consumer service for work."""
+
+    technology: Key = Field(description="The service's catalog key, e.g. `dropbox`.")
+    identifier: str = Field(min_length=1, max_length=320, description="The account's login.")
+    purpose: str = Field(min_length=1, max_length=2000)
+    data_classification: DataClassification
+    owner: Owner | None = Field(default=None, description="Agents only: whose account it is.")
+
+
+class AccountDecision(RequestModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AccountRead(ResponseModel):
+    id: str
+    owner: DeviceOwner
+    technology: str
+    identifier: str
+    purpose: str
+    data_classification: DataClassification
+    status: AccountStatus
+    decided_by: str | None = Field(
+        default=None, description="The agent who decided, or `policy` for an automatic decision."
+    )
+    decision_note: str | None = None
+    recommended_alternative: str | None = Field(
+        default=None, description="For a rejected service: what to use instead."
+    )
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
