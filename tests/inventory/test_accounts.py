@@ -146,3 +146,26 @@ class TestAccess:
         assert len(everyone) == 2
         waiting = (await client.get("/v1/accounts?status=requested", headers=AGENT)).json()
         assert {a["technology"] for a in waiting["items"]} == {"dropbox", "gmail"}
+
+
+async def test_a_tier_change_counts_the_people_affected(client: httpx.AsyncClient) -> None:
+    await declare(client, "dropbox", "public")
+    await declare(client, "dropbox", "confidential")  # the same person twice counts once
+    await declare(client, "dropbox", "public", headers=BOB)
+    await declare(client, "dropbox", "public", headers=bearer("carol"))
+    carol_account = (await client.get("/v1/accounts?owner=carol", headers=AGENT)).json()
+    await client.post(
+        f"/v1/accounts/{carol_account['items'][0]['id']}/reject", headers=AGENT
+    )  # a refused account is no use of it
+    admin = bearer("root", "admin")
+
+    await client.patch(
+        "/v1/technologies/dropbox", json={"support_tier": "prohibited"}, headers=admin
+    )
+
+    async with _sessions(client).reading() as session:
+        rows = await session.exec(
+            select(OutboxEvent).where(OutboxEvent.type == "technology.tier_changed")
+        )
+        (event,) = rows.all()
+    assert event.data["people_affected"] == 2

@@ -141,7 +141,7 @@ class TestTierChanges:
         assert len(tier_changes) == 1
         data = tier_changes[0].data
         assert (data["old_tier"], data["new_tier"]) == ("best_effort", "prohibited")
-        assert data["people_affected"] == 0
+        assert data["people_affected"] == 0  # nobody has a device or account on it yet
         assert tier_changes[0].subject == "dropbox"
 
     async def test_other_changes_are_not_tier_changes(self, client: httpx.AsyncClient) -> None:

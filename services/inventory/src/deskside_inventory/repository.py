@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import String, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,6 +59,15 @@ class TechnologyRepository:
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.exec(statement)).first()
+
+    async def people_using(self, key: str) -> int:
+        """Distinct people with a device on it or an account on it that is not refused."""
+        device_owners = select(Device.owner_id).where(col(Device.technology) == key)
+        account_owners = select(Account.owner_id).where(
+            col(Account.technology) == key, col(Account.status).in_(("requested", "approved"))
+        )
+        owners = union(device_owners, account_owners).subquery()
+        return int((await self.session.exec(select(func.count()).select_from(owners))).one())
 
     async def keys(self) -> set[str]:
         return set((await self.session.exec(select(Technology.key))).all())

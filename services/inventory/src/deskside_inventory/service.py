@@ -78,9 +78,7 @@ class CatalogService:
                 technology,
                 old_tier=old_tier,
                 new_tier=technology.support_tier,
-                # Devices and accounts arrive with the rest of the inventory
-                # issue; until then no one is on record as using anything.
-                people_affected=0,
+                people_affected=await self.technologies.people_using(key),
                 technology=read.model_dump(mode="json"),
             )
         return read
