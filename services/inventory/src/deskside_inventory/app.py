@@ -13,11 +13,12 @@ from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.config import InventorySettings
 from deskside_inventory.devices import DeviceService
 from deskside_inventory.repository import DeviceRepository, TechnologyRepository
-from deskside_inventory.router import accounts_router, devices_router, router
+from deskside_inventory.router import accounts_router, devices_router, inbound_router, router
 from deskside_kit.app import create_service_app
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
+from deskside_kit.webhooks import WebhookVerifier
 
 logger = logging.getLogger("deskside.inventory")
 
@@ -27,6 +28,9 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
+        app.state.checkin_verifier = WebhookVerifier(
+            {name: secret.get_secret_value() for name, secret in settings.checkin_secrets.items()}
+        )
         if settings.should_load_starter_catalog:
             sessions: Sessions = app.state.sessions
             async with sessions.write_transaction() as session:
@@ -53,7 +57,7 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
         settings,
         title="Deskside inventory",
         description="The technology catalog with support tiers, devices and accounts.",
-        routers=[router, devices_router, accounts_router],
+        routers=[router, devices_router, accounts_router, inbound_router],
         migrations="deskside_inventory:migrations",
         resources=resources,
     )

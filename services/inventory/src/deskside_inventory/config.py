@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from deskside_kit.settings import ServiceSettings
@@ -35,4 +35,9 @@ class InventorySettings(ServiceSettings):
     )
     housekeeping_interval: float = Field(
         default=300.0, gt=0, description="Seconds between compliance rechecks of stale devices."
+    )
+    checkin_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Standard Webhooks secrets of the device-management integrations, as JSON: "
+        '`{"intune": "whsec_..."}`. Check-ins signed with none of them are refused.',
     )

@@ -17,7 +17,7 @@ from deskside_contracts.inventory import (
     TechnologyKind,
 )
 from deskside_contracts.paging import Page
-from deskside_inventory.compliance import assess
+from deskside_inventory import compliance
 from deskside_inventory.errors import DeviceNotFound
 from deskside_inventory.models import Device
 from deskside_inventory.repository import DeviceFilters, DeviceRepository, TechnologyRepository
@@ -79,7 +79,7 @@ class DeviceService:
             owner_name=owner.name if owner else principal.name,
             **data.model_dump(mode="json", exclude={"owner"}),
         )
-        await self._assess(device, announce=False)
+        await self.assess(device, announce=False)
         await self.devices.add(device)
         read = device_to_read(device)
         self._emit("device.registered", device, device=read.model_dump(mode="json"))
@@ -112,23 +112,23 @@ class DeviceService:
         if changed:
             device.version += 1
             device.updated_at = utc_now()
-            await self._assess(device)
+            await self.assess(device)
         return device_to_read(device)
 
     async def recheck_stale(self, now: datetime, limit: int = 200) -> int:
         """Mark devices that stopped checking in; returns how many changed."""
         changed = 0
         for device in await self.devices.stale(now - self.stale_after, limit):
-            if await self._assess(device, now=now):
+            if await self.assess(device, now=now):
                 changed += 1
         return changed
 
-    async def _assess(
+    async def assess(
         self, device: Device, *, announce: bool = True, now: datetime | None = None
     ) -> bool:
         """Recompute compliance; announce a change. Returns whether it changed."""
         platform = await self.technologies.find(device.technology)
-        state, reasons = assess(device, platform, now or utc_now(), self.stale_after)
+        state, reasons = compliance.assess(device, platform, now or utc_now(), self.stale_after)
         old = (device.compliance, list(device.compliance_reasons))
         new = (state.value, [reason.value for reason in reasons])
         if old == new:

@@ -14,7 +14,15 @@ from deskside_kit.ids import new_id
 from deskside_kit.outbox import OutboxEvent
 
 # The kit's tables live in this service's database too.
-__all__ = ["Account", "Device", "IdempotencyKey", "OutboxEvent", "Technology"]
+__all__ = [
+    "Account",
+    "Device",
+    "DiscoveredUse",
+    "IdempotencyKey",
+    "InboundWebhook",
+    "OutboxEvent",
+    "Technology",
+]
 
 
 def _json(nullable: bool = False) -> Column[Any]:
@@ -84,6 +92,11 @@ class Device(SQLModel, table=True):
     last_check_in_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime, nullable=True)
     )
+    # Devices reported by device management: which integration, its id for the
+    # device, and the apps it reported (only what was sent).
+    source: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=255)
+    apps: list[dict[str, Any]] = Field(default_factory=list, sa_column=_json())
     version: int = Field(default=1)
     created_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
@@ -120,5 +133,34 @@ class Account(SQLModel, table=True):
         default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
     )
     updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+
+
+class InboundWebhook(SQLModel, table=True):
+    """Webhook ids already processed: a sender's retry changes nothing twice."""
+
+    __tablename__ = "inbound_webhooks"
+
+    integration: str = Field(primary_key=True, max_length=64)
+    webhook_id: str = Field(primary_key=True, max_length=255)
+    received_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+
+
+class DiscoveredUse(SQLModel, table=True):
+    """A technology found on someone's device that nobody declared: shadow IT."""
+
+    __tablename__ = "discovered_uses"
+    __table_args__ = (Index("ix_discovered_uses_technology", "technology"),)
+
+    owner_id: str = Field(primary_key=True, max_length=255)
+    technology: str = Field(primary_key=True, max_length=64)
+    device_id: str = Field(primary_key=True, max_length=40)
+    first_seen_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+    last_seen_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
     )

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, cast, func, or_, union
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from deskside_inventory.models import Account, Device, Technology
+from deskside_inventory.models import Account, Device, DiscoveredUse, InboundWebhook, Technology
 from deskside_kit.paging import PageRequest, after_cursor
 
 
@@ -68,6 +69,9 @@ class TechnologyRepository:
         )
         owners = union(device_owners, account_owners).subquery()
         return int((await self.session.exec(select(func.count()).select_from(owners))).one())
+
+    async def all(self) -> Sequence[Technology]:
+        return (await self.session.exec(select(Technology))).all()
 
     async def keys(self) -> set[str]:
         return set((await self.session.exec(select(Technology.key))).all())
@@ -132,6 +136,35 @@ class DeviceRepository:
             .with_for_update(skip_locked=True)
         )
         return (await self.session.exec(statement)).all()
+
+    async def find_reported(self, source: str, external_id: str) -> Device | None:
+        statement = (
+            select(Device)
+            .where(col(Device.source) == source, col(Device.external_id) == external_id)
+            .with_for_update()
+        )
+        return (await self.session.exec(statement)).first()
+
+    async def first_time(self, integration: str, webhook_id: str) -> bool:
+        """Record a webhook id; False when it was processed before."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(InboundWebhook(integration=integration, webhook_id=webhook_id))
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def saw_in_use(
+        self, owner_id: str, technology: str, device_id: str, at: datetime
+    ) -> None:
+        use = await self.session.get(DiscoveredUse, (owner_id, technology, device_id))
+        if use is None:
+            use = DiscoveredUse(
+                owner_id=owner_id, technology=technology, device_id=device_id, first_seen_at=at
+            )
+        use.last_seen_at = at
+        self.session.add(use)
 
 
 @dataclass(frozen=True)

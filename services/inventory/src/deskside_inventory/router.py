@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from deskside_contracts.inventory import (
     AccountCreate,
     AccountDecision,
     AccountRead,
     AccountStatus,
+    CheckinResult,
+    CheckinSnapshot,
     ComplianceState,
     DeviceCreate,
     DeviceRead,
@@ -23,6 +25,7 @@ from deskside_contracts.inventory import (
     TechnologyUpdate,
 )
 from deskside_contracts.paging import Page
+from deskside_inventory.checkins import CheckinService
 from deskside_inventory.deps import Accounts, Admin, Catalog, Devices, DeviceUser
 from deskside_inventory.errors import (
     AccountNotFound,
@@ -35,8 +38,14 @@ from deskside_inventory.repository import AccountFilters, DeviceFilters, Technol
 from deskside_kit.auth import CurrentPrincipal
 from deskside_kit.idempotency import IdempotencyDep
 from deskside_kit.paging import PageParams
-from deskside_kit.problems import Forbidden, Unprocessable, problem_responses
+from deskside_kit.problems import (
+    Forbidden,
+    NotAuthenticated,
+    Unprocessable,
+    problem_responses,
+)
 from deskside_kit.versions import IfMatch, StaleVersion, etag
+from deskside_kit.webhooks import VerifiedWebhook, WebhookVerifier
 
 router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
 
@@ -281,3 +290,26 @@ def _decision(decision: str, summary: str) -> None:
 _decision("approve", "Approve a requested account (agents)")
 _decision("reject", "Reject a requested account, with a note (agents)")
 _decision("revoke", "Revoke an approved account (agents)")
+
+
+inbound_router = APIRouter(prefix="/v1/inbound/checkins", tags=["inbound"])
+
+
+async def _verified_webhook(request: Request) -> VerifiedWebhook:
+    # Resolved before the body is validated: an unsigned request learns nothing
+    # about what a valid one looks like.
+    verifier: WebhookVerifier = request.app.state.checkin_verifier
+    return verifier.verify(await request.body(), request.headers)
+
+
+@inbound_router.post(
+    "",
+    responses=problem_responses(NotAuthenticated, Unprocessable),
+    summary="A device snapshot from device management, signed the Standard Webhooks way",
+)
+async def receive_checkin(
+    snapshot: CheckinSnapshot,
+    webhook: Annotated[VerifiedWebhook, Depends(_verified_webhook)],
+    devices: Devices,
+) -> CheckinResult:
+    return await CheckinService(devices).receive(webhook, snapshot)

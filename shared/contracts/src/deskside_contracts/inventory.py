@@ -259,3 +259,42 @@ class AccountRead(ResponseModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+# --- check-ins from device management --------------------------------------------------------
+
+
+class InstalledApp(RequestModel):
+    identifier: str = Field(min_length=1, max_length=255, description="Bundle id, package name…")
+    name: str | None = Field(default=None, max_length=255)
+    version: str | None = Field(default=None, max_length=64)
+
+
+class CheckinSnapshot(RequestModel):
+    """What a device-management system reports about one device.
+
+    Personal devices report only managed or work-profile apps; Deskside stores
+    what is sent and nothing more.
+    """
+
+    external_id: str = Field(min_length=1, max_length=255, description="The sender's device id.")
+    owner_email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    owner_id: str | None = Field(
+        default=None, max_length=255, description="The owner's token `sub`, when known."
+    )
+    ownership: Ownership
+    platform: Key = Field(description="The platform's catalog key, e.g. `android`.")
+    model: str | None = Field(default=None, max_length=200)
+    os_version: OsVersion | None = None
+    encrypted: bool | None = None
+    passcode_set: bool | None = None
+    apps: list[InstalledApp] = Field(default_factory=list, max_length=2000)
+
+
+class CheckinResult(ResponseModel):
+    device_id: str
+    duplicate: bool = Field(description="This webhook-id was processed before; nothing changed.")
+    compliance: Compliance | None = None
+    discovered: list[str] = Field(
+        default_factory=list, description="Catalog technologies found among the apps."
+    )
