@@ -13,7 +13,13 @@ from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.config import InventorySettings
 from deskside_inventory.devices import DeviceService
 from deskside_inventory.repository import DeviceRepository, TechnologyRepository
-from deskside_inventory.router import accounts_router, devices_router, inbound_router, router
+from deskside_inventory.router import (
+    accounts_router,
+    devices_router,
+    inbound_router,
+    reports_router,
+    router,
+)
 from deskside_kit.app import create_service_app
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, utc_now
@@ -57,7 +63,7 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
         settings,
         title="Deskside inventory",
         description="The technology catalog with support tiers, devices and accounts.",
-        routers=[router, devices_router, accounts_router, inbound_router],
+        routers=[router, devices_router, accounts_router, inbound_router, reports_router],
         migrations="deskside_inventory:migrations",
         resources=resources,
     )

@@ -11,10 +11,12 @@ from deskside_contracts.common import Role
 from deskside_inventory.accounts import AccountService
 from deskside_inventory.config import InventorySettings
 from deskside_inventory.devices import DeviceService
+from deskside_inventory.reports import AdoptionService
 from deskside_inventory.repository import (
     AccountRepository,
     DeviceRepository,
     TechnologyRepository,
+    UsageRepository,
 )
 from deskside_inventory.service import CatalogService
 from deskside_kit.auth import Principal, require_roles
@@ -51,3 +53,13 @@ DeviceUser = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGE
 
 # Admins manage the catalog; everyone may read it.
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+
+def _adoption_service(session: Session) -> AdoptionService:
+    return AdoptionService(TechnologyRepository(session), UsageRepository(session))
+
+
+Adoption = Annotated[AdoptionService, Depends(_adoption_service)]
+
+# The desk: agents and admins.
+Staff = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.ADMIN))]

@@ -198,3 +198,38 @@ class AccountRepository:
             statement = statement.where(col(Account.status) == filters.status)
         statement = after_cursor(statement, [col(Account.id)], page)
         return (await self.session.exec(statement)).all()
+
+
+class UsageRepository:
+    """Everything the adoption report counts, optionally limited to a time range."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def devices(self, start: datetime | None, end: datetime | None) -> Sequence[Device]:
+        statement = select(Device)
+        if start is not None:
+            statement = statement.where(col(Device.updated_at) >= start)
+        if end is not None:
+            statement = statement.where(col(Device.created_at) < end)
+        return (await self.session.exec(statement)).all()
+
+    async def live_accounts(
+        self, start: datetime | None, end: datetime | None
+    ) -> Sequence[Account]:
+        statement = select(Account).where(col(Account.status).in_(("requested", "approved")))
+        if start is not None:
+            statement = statement.where(col(Account.updated_at) >= start)
+        if end is not None:
+            statement = statement.where(col(Account.created_at) < end)
+        return (await self.session.exec(statement)).all()
+
+    async def discovered(
+        self, start: datetime | None, end: datetime | None
+    ) -> Sequence[DiscoveredUse]:
+        statement = select(DiscoveredUse)
+        if start is not None:
+            statement = statement.where(col(DiscoveredUse.last_seen_at) >= start)
+        if end is not None:
+            statement = statement.where(col(DiscoveredUse.first_seen_at) < end)
+        return (await self.session.exec(statement)).all()

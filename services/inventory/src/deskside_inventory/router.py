@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -11,6 +12,7 @@ from deskside_contracts.inventory import (
     AccountDecision,
     AccountRead,
     AccountStatus,
+    AdoptionReport,
     CheckinResult,
     CheckinSnapshot,
     ComplianceState,
@@ -26,7 +28,7 @@ from deskside_contracts.inventory import (
 )
 from deskside_contracts.paging import Page
 from deskside_inventory.checkins import CheckinService
-from deskside_inventory.deps import Accounts, Admin, Catalog, Devices, DeviceUser
+from deskside_inventory.deps import Accounts, Admin, Adoption, Catalog, Devices, DeviceUser, Staff
 from deskside_inventory.errors import (
     AccountNotFound,
     DeviceNotFound,
@@ -313,3 +315,24 @@ async def receive_checkin(
     devices: Devices,
 ) -> CheckinResult:
     return await CheckinService(devices).receive(webhook, snapshot)
+
+
+reports_router = APIRouter(prefix="/v1/reports/adoption", tags=["reports"])
+
+
+@reports_router.get(
+    "",
+    responses=problem_responses(Forbidden, Unprocessable),
+    summary="What the company runs on: per technology, per category (splintering), compliance",
+)
+async def adoption_report(
+    _staff: Staff,
+    adoption: Adoption,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Use seen on or after this moment.")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="Use begun before this moment.")] = None,
+) -> AdoptionReport:
+    if from_ is not None and to is not None and from_ >= to:
+        raise Unprocessable("query.from: must be before `to`.")
+    return await adoption.adoption(from_, to)

@@ -298,3 +298,43 @@ class CheckinResult(ResponseModel):
     discovered: list[str] = Field(
         default_factory=list, description="Catalog technologies found among the apps."
     )
+
+
+# --- adoption report --------------------------------------------------------------------------
+
+
+class TechnologyAdoption(ResponseModel):
+    technology: str
+    name: str
+    category: str
+    support_tier: SupportTier
+    recommended: bool
+    devices: int
+    declared_accounts: int
+    discovered_undeclared: int = Field(description="People seen using it who never declared it.")
+    people: int
+
+
+class CategoryAdoption(ResponseModel):
+    category: str
+    technologies_in_use: int
+    people: int
+    recommended_share: float = Field(description="Share of people on a recommended technology.")
+    effective_technologies: float = Field(
+        description="1 / Σ pᵢ² over the technologies' shares of people: how splintered it is."
+    )
+
+
+class ComplianceSummary(ResponseModel):
+    by_state: dict[str, int]
+    by_reason: dict[str, int]
+
+
+class AdoptionReport(ResponseModel):
+    """What the company runs on: use per technology and per category, and device compliance."""
+
+    from_: UtcDateTime | None = Field(default=None, serialization_alias="from")
+    to: UtcDateTime | None = None
+    technologies: list[TechnologyAdoption]
+    categories: list[CategoryAdoption]
+    compliance: ComplianceSummary

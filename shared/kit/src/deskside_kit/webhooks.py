@@ -41,6 +41,5 @@ class WebhookVerifier:
                 continue
             return VerifiedWebhook(integration=integration, webhook_id=webhook_id)
         raise NotAuthenticated(
-            "The webhook signature does not verify, or its timestamp is more than "
-            "five minutes off."
+            "The webhook signature does not verify, or its timestamp is more than five minutes off."
         )
