@@ -129,6 +129,19 @@ class TestWatchers:
             {"id": "carol", "email": "c@example.com", "name": None}
         ]
 
+    async def test_watchers_follow_and_reply_but_do_not_change_the_ticket(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        ticket = await open_ticket(client, ALICE)
+        await client.post(path(ticket, "/watchers"), json={"id": "carol"}, headers=ALICE)
+        reply = await client.post(path(ticket, "/comments"), json={"body": "Me too"}, headers=CAROL)
+        edit = await client.patch(path(ticket), json={"title": "Mine now"}, headers=CAROL)
+        await client.post(path(ticket, "/resolve"), json={"resolution": "x"}, headers=AGENT)
+        reopen = await client.post(path(ticket, "/reopen"), json={"reason": "x"}, headers=CAROL)
+        close = await client.post(path(ticket, "/close"), headers=CAROL)
+        assert reply.status_code == 201
+        assert (edit.status_code, reopen.status_code, close.status_code) == (403, 403, 403)
+
     async def test_watchers_stop_watching(self, client: httpx.AsyncClient) -> None:
         ticket = await open_ticket(client, ALICE)
         await client.post(path(ticket, "/watchers"), json={"id": "carol"}, headers=ALICE)

@@ -312,7 +312,7 @@ class TicketService:
     async def update_ticket(
         self, principal: Principal, ticket_ref: str, data: TicketUpdate, if_match: str | None
     ) -> TicketRead:
-        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        ticket = await self._own_ticket_for_change(principal, ticket_ref, if_match)
         if TicketStatus(ticket.status) in _FINAL:
             raise InvalidTransition("edit", ticket.status)
         if not principal.is_staff:
@@ -405,7 +405,7 @@ class TicketService:
     async def close(
         self, principal: Principal, ticket_ref: str, data: CloseRequest, if_match: str | None
     ) -> TicketRead:
-        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        ticket = await self._own_ticket_for_change(principal, ticket_ref, if_match)
         # Requesters may confirm a resolution by closing; anything else is the desk's call.
         if not principal.is_staff and ticket.status != TicketStatus.RESOLVED.value:
             if ticket.status == TicketStatus.CLOSED.value:
@@ -418,7 +418,7 @@ class TicketService:
     async def reopen(
         self, principal: Principal, ticket_ref: str, data: ReopenRequest, if_match: str | None
     ) -> TicketRead:
-        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        ticket = await self._own_ticket_for_change(principal, ticket_ref, if_match)
         self._check("reopen", ticket)
         if ticket.status == TicketStatus.CLOSED.value:
             window = timedelta(days=self.settings.reopen_window_days)
@@ -893,6 +893,15 @@ class TicketService:
     ) -> Ticket:
         ticket = await self._visible_ticket(principal, ticket_ref, for_update=True)
         require_version(if_match, ticket.version)
+        return ticket
+
+    async def _own_ticket_for_change(
+        self, principal: Principal, ticket_ref: str, if_match: str | None
+    ) -> Ticket:
+        """For changes the desk or the ticket's own requester may make, but not its watchers."""
+        ticket = await self._ticket_for_change(principal, ticket_ref, if_match)
+        if not (principal.is_staff or _owns(principal, ticket)):
+            raise Forbidden("Watchers follow a ticket; only its requester and the desk change it.")
         return ticket
 
     async def _staff_ticket(
