@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.repository import TechnologyRepository
-from deskside_kit.database import Sessions
 from deskside_kit.outbox import OutboxEvent
+from tests.support.apps import app_sessions
 from tests.support.tokens import bearer
 
 AGENT = bearer("agnes", "agent")
@@ -19,16 +19,9 @@ ALICE = bearer("alice", "requester", email="alice@example.com")
 BOB = bearer("bob", "requester")
 
 
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
-
-
 @pytest.fixture(autouse=True)
 async def catalog(client: httpx.AsyncClient) -> None:
-    async with _sessions(client).write_transaction() as session:
+    async with app_sessions(client).write_transaction() as session:
         await load_starter_catalog(TechnologyRepository(session))
 
 
@@ -51,7 +44,7 @@ async def declare(
 
 
 async def event_types(client: httpx.AsyncClient) -> list[str]:
-    async with _sessions(client).reading() as session:
+    async with app_sessions(client).reading() as session:
         rows = await session.exec(select(OutboxEvent).order_by(OutboxEvent.sequence))  # type: ignore[arg-type]
         return [event.type for event in rows.all() if event.type.startswith("account.")]
 
@@ -163,7 +156,7 @@ async def test_a_tier_change_counts_the_people_affected(client: httpx.AsyncClien
         "/v1/technologies/dropbox", json={"support_tier": "prohibited"}, headers=admin
     )
 
-    async with _sessions(client).reading() as session:
+    async with app_sessions(client).reading() as session:
         rows = await session.exec(
             select(OutboxEvent).where(OutboxEvent.type == "technology.tier_changed")
         )

@@ -10,23 +10,16 @@ import pytest
 from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.models import DiscoveredUse
 from deskside_inventory.repository import TechnologyRepository
-from deskside_kit.database import Sessions
+from tests.support.apps import app_sessions
 from tests.support.tokens import bearer
 
 AGENT = bearer("agnes", "agent")
 
 
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
-
-
 @pytest.fixture(autouse=True)
 async def estate(client: httpx.AsyncClient) -> None:
     """Messaging: ann and bo on Teams (recommended), cy on Slack, ann also seen on WhatsApp."""
-    async with _sessions(client).write_transaction() as session:
+    async with app_sessions(client).write_transaction() as session:
         await load_starter_catalog(TechnologyRepository(session))
         session.add(DiscoveredUse(owner_id="ann", technology="whatsapp", device_id="dev_1"))
         session.add(DiscoveredUse(owner_id="cy", technology="slack", device_id="dev_2"))

@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from deskside_inventory.catalog import load_starter_catalog, starter_catalog
 from deskside_inventory.repository import TechnologyRepository
-from deskside_kit.database import Sessions
 from deskside_kit.outbox import OutboxEvent
+from tests.support.apps import app_sessions
 from tests.support.tokens import bearer
 
 ADMIN = bearer("root", "admin")
@@ -32,15 +32,8 @@ DROPBOX: dict[str, Any] = {
 }
 
 
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
-
-
 async def events(client: httpx.AsyncClient) -> list[OutboxEvent]:
-    async with _sessions(client).reading() as session:
+    async with app_sessions(client).reading() as session:
         rows = await session.exec(select(OutboxEvent).order_by(OutboxEvent.sequence))  # type: ignore[arg-type]
         return list(rows.all())
 
@@ -156,7 +149,7 @@ class TestTierChanges:
 class TestFindingTechnologies:
     @pytest.fixture
     async def catalog(self, client: httpx.AsyncClient) -> None:
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             await load_starter_catalog(TechnologyRepository(session))
 
     @pytest.mark.usefixtures("catalog")
@@ -204,9 +197,9 @@ class TestStarterCatalog:
                 assert entries[entry.recommended_alternative].recommended
 
     async def test_loading_it_twice_adds_nothing_twice(self, client: httpx.AsyncClient) -> None:
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             first = await load_starter_catalog(TechnologyRepository(session))
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             second = await load_starter_catalog(TechnologyRepository(session))
         assert (first, second) == (len(starter_catalog()), 0)
 

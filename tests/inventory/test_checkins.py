@@ -22,7 +22,7 @@ from deskside_inventory.repository import TechnologyRepository
 from deskside_kit.database import Sessions
 from deskside_kit.outbox import OutboxEvent
 from tests.conftest import DatabaseUrlFor
-from tests.support.apps import serving
+from tests.support.apps import app_sessions, serving
 from tests.support.tokens import TEST_JWT_SECRET, bearer
 
 SECRET = "whsec_" + base64.b64encode(b"device-management-secret-0123456").decode()
@@ -65,13 +65,6 @@ async def client(
         yield client
 
 
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
-
-
 def signed(
     body: bytes, webhook_id: str, secret: str = SECRET, at: datetime | None = None
 ) -> dict[str, str]:
@@ -93,7 +86,7 @@ async def check_in(
 
 
 async def devices(client: httpx.AsyncClient) -> list[Device]:
-    async with _sessions(client).reading() as session:
+    async with app_sessions(client).reading() as session:
         return list((await session.exec(select(Device))).all())
 
 
@@ -177,7 +170,7 @@ class TestWhatACheckInDoes:
         }
         (device,) = await devices(client)
         assert device.version == 2
-        async with _sessions(client).reading() as session:
+        async with app_sessions(client).reading() as session:
             types = [e.type for e in (await session.exec(select(OutboxEvent))).all()]
         assert types.count("device.registered") == 1
         assert types.count("device.checked_in") == 2
@@ -186,7 +179,7 @@ class TestWhatACheckInDoes:
     async def test_known_apps_become_discovered_use(self, client: httpx.AsyncClient) -> None:
         result = (await check_in(client)).json()
         assert result["discovered"] == ["whatsapp"]
-        async with _sessions(client).reading() as session:
+        async with app_sessions(client).reading() as session:
             uses = (await session.exec(select(DiscoveredUse))).all()
         assert [(u.owner_id, u.technology) for u in uses] == [("alice", "whatsapp")]
 

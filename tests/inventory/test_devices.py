@@ -13,8 +13,9 @@ from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.devices import DeviceService
 from deskside_inventory.models import Device
 from deskside_inventory.repository import DeviceRepository, TechnologyRepository
-from deskside_kit.database import Sessions, utc_now
+from deskside_kit.database import utc_now
 from deskside_kit.outbox import OutboxEvent
+from tests.support.apps import app_sessions
 from tests.support.tokens import bearer
 
 ADMIN = bearer("root", "admin")
@@ -33,16 +34,9 @@ IPHONE: dict[str, Any] = {
 }
 
 
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
-
-
 @pytest.fixture(autouse=True)
 async def catalog(client: httpx.AsyncClient) -> None:
-    async with _sessions(client).write_transaction() as session:
+    async with app_sessions(client).write_transaction() as session:
         await load_starter_catalog(TechnologyRepository(session))
 
 
@@ -56,7 +50,7 @@ async def register(
 
 
 async def events(client: httpx.AsyncClient, event_type: str) -> list[OutboxEvent]:
-    async with _sessions(client).reading() as session:
+    async with app_sessions(client).reading() as session:
         rows = await session.exec(select(OutboxEvent).where(OutboxEvent.type == event_type))
         return list(rows.all())
 
@@ -100,7 +94,7 @@ class TestRegistration:
         assert response.headers["content-type"] == PROBLEM
         assert field in response.json()["detail"]
         assert [e["field"] for e in response.json()["errors"]] == [f"body.{field}"]
-        async with _sessions(client).reading() as session:
+        async with app_sessions(client).reading() as session:
             assert (await session.exec(select(Device))).all() == []
 
     async def test_corporate_devices_may_keep_them(self, client: httpx.AsyncClient) -> None:
@@ -209,14 +203,14 @@ class TestCompliance:
     ) -> None:
         device = await register(client)
         fresh = await register(client, name="New phone")
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             row = await session.get(Device, device["id"])
             assert row is not None
             row.enrolled_at -= timedelta(days=31)
             session.add(row)
 
         async def recheck() -> int:
-            async with _sessions(client).write_transaction() as session:
+            async with app_sessions(client).write_transaction() as session:
                 service = DeviceService(
                     DeviceRepository(session),
                     TechnologyRepository(session),

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from deskside_kit.database import Sessions
+
 
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -18,3 +20,11 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+def app_sessions(client: httpx.AsyncClient) -> Sessions:
+    """The database sessions of the app behind a `serving` client, to arrange or inspect rows."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
+    return sessions

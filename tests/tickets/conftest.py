@@ -16,7 +16,7 @@ from deskside_kit.outbox import OutboxEvent
 from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
 from tests.conftest import DatabaseUrlFor
-from tests.support.apps import serving
+from tests.support.apps import app_sessions, serving
 from tests.support.servers import serving_over_http, unused_url
 from tests.support.tokens import TEST_JWT_SECRET, bearer
 
@@ -93,9 +93,6 @@ async def open_ticket(
 
 async def outbox_events(client: httpx.AsyncClient) -> list[OutboxEvent]:
     """The events the tickets app behind `client` has written, oldest first."""
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    async with sessions.reading() as session:
+    async with app_sessions(client).reading() as session:
         rows = await session.exec(select(OutboxEvent).order_by(OutboxEvent.sequence))  # type: ignore[arg-type]
         return list(rows.all())

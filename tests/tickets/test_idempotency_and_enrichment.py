@@ -15,20 +15,14 @@ from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from deskside_tickets.technologies import TechnologyDirectory
+from tests.support.apps import app_sessions
 from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, outbox_events
 
 BODY = {"title": "Outlook on my Mac keeps asking for my password"}
 
 
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
-
-
 async def _keys(client: httpx.AsyncClient) -> list[IdempotencyKey]:
-    async with _sessions(client).reading() as session:
+    async with app_sessions(client).reading() as session:
         return list((await session.exec(select(IdempotencyKey))).all())
 
 
@@ -68,7 +62,7 @@ class TestIdempotentCreates:
         headers = {**ALICE, "Idempotency-Key": "slow-1"}
         first = await client.post("/v1/tickets", json=BODY, headers=headers)
         # Make the stored key look like a request that is still being worked on.
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             key = (await session.exec(select(IdempotencyKey))).one()
             key.status_code = None
             session.add(key)
@@ -95,7 +89,7 @@ class TestIdempotentCreates:
     async def test_an_abandoned_claim_is_taken_over(self, client: httpx.AsyncClient) -> None:
         fingerprint = request_fingerprint("POST /v1/tickets", TicketCreate(**BODY))
         for key, age in [("crashed", timedelta(hours=1)), ("recent", timedelta(seconds=5))]:
-            async with _sessions(client).write_transaction() as session:
+            async with app_sessions(client).write_transaction() as session:
                 session.add(
                     IdempotencyKey(
                         owner="alice",
@@ -177,7 +171,7 @@ class TestTechnologyEnrichment:
         url, _ = inventory
         async with httpx.AsyncClient(base_url=url, timeout=2) as http:
             directory = TechnologyDirectory(http, service_token=SERVICE_TOKEN)
-            async with _sessions(client).write_transaction() as session:
+            async with app_sessions(client).write_transaction() as session:
                 service = TicketService(TicketRepository(session), settings, directory)
                 assert await service.enrich_pending() == 1
 

@@ -12,6 +12,7 @@ from deskside_kit.database import Sessions, utc_now
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
+from tests.support.apps import app_sessions
 from tests.support.tokens import bearer
 from tests.tickets.conftest import (
     ADMIN,
@@ -284,7 +285,7 @@ class TestReopenWindowAndAutoClose:
         resolved = await open_ticket(client, ALICE)
         await act(client, resolved, "resolve", AGENT, {"resolution": "done"})
         still_open = await open_ticket(client, ALICE)
-        sessions = _sessions(client)
+        sessions = app_sessions(client)
 
         closed_now = await _close_resolved(sessions, settings, days_from_now=1)
         closed_later = await _close_resolved(sessions, settings, days_from_now=4)
@@ -297,13 +298,6 @@ class TestReopenWindowAndAutoClose:
         history = (await client.get(f"/v1/tickets/{resolved['id']}/history", headers=AGENT)).json()
         assert history["items"][-1]["actor"] == "system"
         assert [e.type for e in await outbox_events(client)][-1] == "ticket.closed"
-
-
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
 
 
 async def _close_resolved(sessions: Sessions, settings: TicketsSettings, days_from_now: int) -> int:

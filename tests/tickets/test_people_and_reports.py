@@ -8,16 +8,9 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from deskside_kit.database import Sessions
 from deskside_tickets.models import Escalation, Ticket
+from tests.support.apps import app_sessions
 from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, open_ticket
-
-
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
 
 
 async def group(client: httpx.AsyncClient, name: str, tier: int, **extra: Any) -> dict[str, Any]:
@@ -188,7 +181,7 @@ class TestReports:
         ]
         await open_ticket(client, ALICE, technology="dropbox", work_stopped=True)
         await open_ticket(client, ALICE, technology="outlook")  # working: no time lost
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             for ticket, hours in zip(stopped, (3, 1), strict=True):
                 row = await session.get(Ticket, ticket["id"])
                 assert row is not None
@@ -211,7 +204,7 @@ class TestReports:
             json={"vendor": "Apple", "request": "replacement"},
             headers=AGENT,
         )
-        async with _sessions(client).write_transaction() as session:
+        async with app_sessions(client).write_transaction() as session:
             escalation = (await session.exec(select(Escalation))).one()
             escalation.created_at -= timedelta(hours=30)
             session.add(escalation)

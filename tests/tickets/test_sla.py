@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from deskside_kit.database import Sessions, utc_now
+from deskside_kit.database import utc_now
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.models import Ticket
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
+from tests.support.apps import app_sessions
 from tests.tickets.conftest import ADMIN, AGENT, ALICE, PROBLEM, open_ticket, outbox_events
 
 TARGETS = {
@@ -22,13 +23,6 @@ TARGETS = {
     "p3": {"first_response_minutes": 60, "resolution_minutes": 240},
     "p4": {"first_response_minutes": 120, "resolution_minutes": 480},
 }
-
-
-def _sessions(client: httpx.AsyncClient) -> Sessions:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    sessions: Sessions = transport.app.state.sessions  # type: ignore[attr-defined]
-    return sessions
 
 
 def _time(value: str) -> datetime:
@@ -57,7 +51,7 @@ async def backdate(
     client: httpx.AsyncClient, ticket: dict[str, Any], minutes: float, field: str = "created_at"
 ) -> None:
     """Pretend `field` happened `minutes` earlier, and the ticket is due for the scanner now."""
-    async with _sessions(client).write_transaction() as session:
+    async with app_sessions(client).write_transaction() as session:
         row = await session.get(Ticket, ticket["id"])
         assert row is not None
         setattr(row, field, getattr(row, field) - timedelta(minutes=minutes))
@@ -66,7 +60,7 @@ async def backdate(
 
 
 async def scan(client: httpx.AsyncClient, settings: TicketsSettings) -> int:
-    async with _sessions(client).write_transaction() as session:
+    async with app_sessions(client).write_transaction() as session:
         service = TicketService(TicketRepository(session), settings, None)
         return await service.check_slas(utc_now())
 
