@@ -428,6 +428,8 @@ class TicketService:
                     ticket.status,
                 )
         self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+        # The old resolution did not hold; the history keeps its text.
+        ticket.resolution = None
         ticket.resolved_at = None
         ticket.closed_at = None
         self._history(ticket, principal.sub, "reopened", "reason", None, data.reason)
