@@ -14,6 +14,7 @@ ROLE ?= requester
 SUB ?= dev-user
 EMAIL ?=
 NAME ?=
+DEPARTMENT ?=
 
 .PHONY: help install run seed test lint format token migrate clean
 
@@ -51,7 +52,8 @@ format: install ## apply ruff's fixes and formatting
 
 token: install ## print a development token: make token ROLE=agent SUB=alice EMAIL=alice@example.com
 	@$(UV) run --frozen --no-sync python -m deskside_kit.tokens --role "$(ROLE)" --sub "$(SUB)" \
-		$(if $(EMAIL),--email "$(EMAIL)") $(if $(NAME),--name "$(NAME)")
+		$(if $(EMAIL),--email "$(EMAIL)") $(if $(NAME),--name "$(NAME)") \
+		$(if $(DEPARTMENT),--department "$(DEPARTMENT)")
 
 migrate: install ## apply every service's migrations (what production runs before starting)
 	$(UV) run --frozen --no-sync python -m deskside_tickets migrate

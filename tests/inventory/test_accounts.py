@@ -162,3 +162,5 @@ async def test_a_tier_change_counts_the_people_affected(client: httpx.AsyncClien
         )
         (event,) = rows.all()
     assert event.data["people_affected"] == 2
+    assert [person["id"] for person in event.data["people"]] == ["alice", "bob"]
+    assert event.data["people"][0]["email"] == "alice@example.com"

@@ -14,11 +14,14 @@ from tests.support.apps import app_sessions
 from tests.support.tokens import bearer
 
 AGENT = bearer("agnes", "agent")
+# What each person's token says of their department.
+DEPARTMENTS = {"ann": "sales", "bo": "sales", "cy": "engineering"}
 
 
 @pytest.fixture(autouse=True)
 async def estate(client: httpx.AsyncClient) -> None:
-    """Messaging: ann and bo on Teams (recommended), cy on Slack, ann also seen on WhatsApp."""
+    """Messaging: ann and bo (sales) on Teams (recommended), cy (engineering) on Slack,
+    ann also seen on WhatsApp."""
     async with app_sessions(client).write_transaction() as session:
         await load_starter_catalog(TechnologyRepository(session))
         session.add(DiscoveredUse(owner_id="ann", technology="whatsapp", device_id="dev_1"))
@@ -32,7 +35,7 @@ async def estate(client: httpx.AsyncClient) -> None:
                 "purpose": "team chat",
                 "data_classification": "internal",
             },
-            headers=bearer(person),
+            headers=bearer(person, department=DEPARTMENTS[person]),
         )
         assert response.status_code == 201
     for person, encrypted in [("ann", True), ("bo", False)]:
@@ -96,3 +99,35 @@ async def test_a_future_range_counts_nothing(client: httpx.AsyncClient) -> None:
     body = await report(client, **{"from": "2999-01-01T00:00:00Z"})
     assert body["technologies"] == []
     assert body["from"] == "2999-01-01T00:00:00.000000Z"
+
+
+async def test_a_department_counts_only_its_people(client: httpx.AsyncClient) -> None:
+    sales = await report(client, department="sales")
+    engineering = await report(client, department="engineering")
+    nobody = await report(client, department="legal")
+
+    sales_rows = {row["technology"]: row["people"] for row in sales["technologies"]}
+    # ann's WhatsApp was discovered, not declared: it still counts for her department.
+    assert sales_rows == {"ios": 2, "teams": 2, "whatsapp": 1}
+    assert sales["department"] == "sales"
+    assert {row["technology"] for row in engineering["technologies"]} == {"slack"}
+    assert engineering["compliance"] == {"by_state": {}, "by_reason": {}}
+    assert nobody["technologies"] == []
+
+
+async def test_an_agent_can_name_the_department_of_whom_they_register_for(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/v1/devices",
+        json={
+            "owner": {"id": "dee", "email": "dee@example.com", "department": "legal"},
+            "ownership": "corporate",
+            "technology": "macos",
+            "os_version": "15.1",
+        },
+        headers=AGENT,
+    )
+    assert response.status_code == 201, response.text
+    legal = await report(client, department="legal")
+    assert [row["technology"] for row in legal["technologies"]] == ["macos"]

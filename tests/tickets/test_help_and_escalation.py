@@ -335,3 +335,51 @@ class TestEscalations:
             headers=ALICE,
         )
         assert response.status_code == 403
+
+
+class TestEventsNameThePeopleToTell:
+    async def test_assignee_and_escalation_group_travel_with_the_event(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        admin = bearer("root", "admin")
+        tier2 = await client.post(
+            "/v1/groups",
+            json={"name": "Tier 2", "tier": 2, "email": "tier2@example.com"},
+            headers=admin,
+        )
+        assert tier2.status_code == 201, tier2.text
+        assert tier2.json()["email"] == "tier2@example.com"
+        for agent_id, name, tier, groups in [
+            ("agnes", "Agnes", 1, []),
+            ("gus", "Gus", 2, [tier2.json()["id"]]),
+        ]:
+            put = await client.put(
+                f"/v1/agents/{agent_id}",
+                json={
+                    "name": name,
+                    "email": f"{agent_id}@example.com",
+                    "tier": tier,
+                    "groups": groups,
+                },
+                headers=admin,
+            )
+            assert put.status_code in (200, 201), put.text
+        ticket = await open_ticket(client, ALICE)
+        await client.post(path(ticket, "/assign"), json={"assignee_id": "agnes"}, headers=AGENT)
+        escalated = await client.post(
+            path(ticket, "/escalations"),
+            json={"to_tier": 2, "reason": "Needs tier 2", "fault_domain": "account"},
+            headers=AGENT,
+        )
+        assert escalated.status_code == 201, escalated.text
+
+        events = {event.type: event.data for event in await outbox_events(client)}
+        assert events["ticket.created"]["assignee"] is None
+        assert events["ticket.assigned"]["assignee"] == {
+            "id": "agnes",
+            "name": "Agnes",
+            "email": "agnes@example.com",
+        }
+        group = events["ticket.escalated"]["group"]
+        assert (group["name"], group["email"], group["tier"]) == ("Tier 2", "tier2@example.com", 2)
+        assert group["members"] == [{"id": "gus", "name": "Gus", "email": "gus@example.com"}]

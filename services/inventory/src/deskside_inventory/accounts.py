@@ -23,7 +23,12 @@ from deskside_contracts.inventory import (
 from deskside_contracts.paging import Page
 from deskside_inventory.errors import AccountNotFound, InvalidDecision
 from deskside_inventory.models import Account, Technology
-from deskside_inventory.repository import AccountFilters, AccountRepository, TechnologyRepository
+from deskside_inventory.repository import (
+    AccountFilters,
+    AccountRepository,
+    TechnologyRepository,
+    remember_department,
+)
 from deskside_kit.auth import Principal
 from deskside_kit.database import utc_now
 from deskside_kit.outbox import record_event
@@ -88,6 +93,9 @@ class AccountService:
         )
         _apply_policy(account, service)
         await self.accounts.add(account)
+        department = owner.department if owner else principal.department
+        if department:
+            await remember_department(self.accounts.session, account.owner_id, department)
         read = account_to_read(account)
         self._emit(
             _EVENTS[AccountStatus(account.status)], account, account=read.model_dump(mode="json")

@@ -7,10 +7,10 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from deskside_kit.settings import ServiceSettings
+from deskside_kit.settings import RelaySettings, ServiceSettings
 
 
-class InventorySettings(ServiceSettings):
+class InventorySettings(ServiceSettings, RelaySettings):
     model_config = SettingsConfigDict(
         env_prefix="DESKSIDE_INVENTORY_", extra="ignore", frozen=True, validate_by_name=True
     )

@@ -20,7 +20,12 @@ from deskside_contracts.paging import Page
 from deskside_inventory import compliance
 from deskside_inventory.errors import DeviceNotFound
 from deskside_inventory.models import Device
-from deskside_inventory.repository import DeviceFilters, DeviceRepository, TechnologyRepository
+from deskside_inventory.repository import (
+    DeviceFilters,
+    DeviceRepository,
+    TechnologyRepository,
+    remember_department,
+)
 from deskside_kit.auth import Principal
 from deskside_kit.database import utc_now
 from deskside_kit.outbox import record_event
@@ -81,6 +86,9 @@ class DeviceService:
         )
         await self.assess(device, announce=False)
         await self.devices.add(device)
+        department = owner.department if owner else principal.department
+        if department:
+            await remember_department(self.devices.session, device.owner_id, department)
         read = device_to_read(device)
         self._emit("device.registered", device, device=read.model_dump(mode="json"))
         return read

@@ -21,6 +21,7 @@ __all__ = [
     "IdempotencyKey",
     "InboundWebhook",
     "OutboxEvent",
+    "PersonDepartment",
     "Technology",
 ]
 
@@ -145,6 +146,23 @@ class InboundWebhook(SQLModel, table=True):
     integration: str = Field(primary_key=True, max_length=64)
     webhook_id: str = Field(primary_key=True, max_length=255)
     received_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
+    )
+
+
+class PersonDepartment(SQLModel, table=True):
+    """The department a person belongs to, as their own token (or the agent acting for them) said.
+
+    Learned when they register a device or declare an account, so the adoption
+    report can be narrowed to one department's people.
+    """
+
+    __tablename__ = "person_departments"
+    __table_args__ = (Index("ix_person_departments_department", "department"),)
+
+    person_id: str = Field(primary_key=True, max_length=255)
+    department: str = Field(max_length=100)
+    updated_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False)
     )
 

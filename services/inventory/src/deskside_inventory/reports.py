@@ -20,11 +20,13 @@ class AdoptionService:
         self.technologies = technologies
         self.usage = usage
 
-    async def adoption(self, start: datetime | None, end: datetime | None) -> AdoptionReport:
+    async def adoption(
+        self, start: datetime | None, end: datetime | None, department: str | None = None
+    ) -> AdoptionReport:
         catalog = {t.key: t for t in await self.technologies.all()}
-        devices = await self.usage.devices(start, end)
-        accounts = await self.usage.live_accounts(start, end)
-        discovered = await self.usage.discovered(start, end)
+        devices = await self.usage.devices(start, end, department)
+        accounts = await self.usage.live_accounts(start, end, department)
+        discovered = await self.usage.discovered(start, end, department)
 
         people: dict[str, set[str]] = defaultdict(set)
         device_counts: Counter[str] = Counter()
@@ -61,6 +63,7 @@ class AdoptionService:
         return AdoptionReport(
             from_=start,
             to=end,
+            department=department,
             technologies=technologies,
             categories=_categories(technologies, people),
             compliance=ComplianceSummary(

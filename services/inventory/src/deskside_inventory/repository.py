@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, cast, func, or_, union
+from sqlalchemy import String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from deskside_inventory.models import Account, Device, DiscoveredUse, InboundWebhook, Technology
+from deskside_inventory.models import (
+    Account,
+    Device,
+    DiscoveredUse,
+    InboundWebhook,
+    PersonDepartment,
+    Technology,
+)
+from deskside_kit.database import utc_now
 from deskside_kit.paging import PageRequest, after_cursor
 
 
@@ -61,14 +70,34 @@ class TechnologyRepository:
             statement = statement.with_for_update()
         return (await self.session.exec(statement)).first()
 
-    async def people_using(self, key: str) -> int:
-        """Distinct people with a device on it or an account on it that is not refused."""
-        device_owners = select(Device.owner_id).where(col(Device.technology) == key)
-        account_owners = select(Account.owner_id).where(
+    async def people_using(self, key: str) -> list[dict[str, str | None]]:
+        """Distinct people using `key`: on a device, a live account, or discovered on a device.
+
+        Each as `{id, email, name}`, so the tier-change event can tell them; the
+        email is the one their device or account recorded, when one did.
+        """
+        device_owners = select(Device.owner_id, Device.owner_email, Device.owner_name).where(
+            col(Device.technology) == key
+        )
+        account_owners = select(Account.owner_id, Account.owner_email, Account.owner_name).where(
             col(Account.technology) == key, col(Account.status).in_(("requested", "approved"))
         )
-        owners = union(device_owners, account_owners).subquery()
-        return int((await self.session.exec(select(func.count()).select_from(owners))).one())
+        discovered = (
+            select(DiscoveredUse.owner_id, Device.owner_email, Device.owner_name)
+            .join(Device, col(Device.id) == col(DiscoveredUse.device_id))
+            .where(col(DiscoveredUse.technology) == key)
+        )
+        people: dict[str, dict[str, str | None]] = {}
+        rows = [
+            row
+            for statement in (device_owners, account_owners, discovered)
+            for row in (await self.session.exec(statement.distinct())).all()
+        ]
+        for owner_id, email, name in rows:
+            known = people.setdefault(owner_id, {"id": owner_id, "email": None, "name": None})
+            known["email"] = known["email"] or email
+            known["name"] = known["name"] or name
+        return sorted(people.values(), key=lambda person: str(person["id"]))
 
     async def all(self) -> Sequence[Technology]:
         return (await self.session.exec(select(Technology))).all()
@@ -200,36 +229,58 @@ class AccountRepository:
         return (await self.session.exec(statement)).all()
 
 
+async def remember_department(session: AsyncSession, person_id: str, department: str) -> None:
+    """Record (or move) `person_id` to `department`: the newest word wins."""
+    known = await session.get(PersonDepartment, person_id)
+    if known is None:
+        session.add(PersonDepartment(person_id=person_id, department=department))
+    elif known.department != department:
+        known.department, known.updated_at = department, utc_now()
+
+
 class UsageRepository:
-    """Everything the adoption report counts, optionally limited to a time range."""
+    """Everything the adoption report counts, optionally limited to a time range and department."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def devices(self, start: datetime | None, end: datetime | None) -> Sequence[Device]:
+    async def devices(
+        self, start: datetime | None, end: datetime | None, department: str | None = None
+    ) -> Sequence[Device]:
         statement = select(Device)
         if start is not None:
             statement = statement.where(col(Device.updated_at) >= start)
         if end is not None:
             statement = statement.where(col(Device.created_at) < end)
+        if department is not None:
+            statement = statement.where(_in_department(Device.owner_id, department))
         return (await self.session.exec(statement)).all()
 
     async def live_accounts(
-        self, start: datetime | None, end: datetime | None
+        self, start: datetime | None, end: datetime | None, department: str | None = None
     ) -> Sequence[Account]:
         statement = select(Account).where(col(Account.status).in_(("requested", "approved")))
         if start is not None:
             statement = statement.where(col(Account.updated_at) >= start)
         if end is not None:
             statement = statement.where(col(Account.created_at) < end)
+        if department is not None:
+            statement = statement.where(_in_department(Account.owner_id, department))
         return (await self.session.exec(statement)).all()
 
     async def discovered(
-        self, start: datetime | None, end: datetime | None
+        self, start: datetime | None, end: datetime | None, department: str | None = None
     ) -> Sequence[DiscoveredUse]:
         statement = select(DiscoveredUse)
         if start is not None:
             statement = statement.where(col(DiscoveredUse.last_seen_at) >= start)
         if end is not None:
             statement = statement.where(col(DiscoveredUse.first_seen_at) < end)
+        if department is not None:
+            statement = statement.where(_in_department(DiscoveredUse.owner_id, department))
         return (await self.session.exec(statement)).all()
+
+
+def _in_department(owner_id: Any, department: str) -> Any:
+    members = select(PersonDepartment.person_id).where(PersonDepartment.department == department)
+    return col(owner_id).in_(members)

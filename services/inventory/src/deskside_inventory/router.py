@@ -332,7 +332,16 @@ async def adoption_report(
         datetime | None, Query(alias="from", description="Use seen on or after this moment.")
     ] = None,
     to: Annotated[datetime | None, Query(description="Use begun before this moment.")] = None,
+    department: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Only people of this department: the `department` claim of their "
+            "token when they registered a device or declared an account.",
+        ),
+    ] = None,
 ) -> AdoptionReport:
     if from_ is not None and to is not None and from_ >= to:
         raise Unprocessable("query.from: must be before `to`.")
-    return await adoption.adoption(from_, to)
+    return await adoption.adoption(from_, to, department)

@@ -22,6 +22,8 @@ from deskside_kit.problems import Unprocessable
 from deskside_kit.versions import require_version
 
 SOURCE = "inventory"
+# The most people a `technology.tier_changed` event names; `people_affected` counts them all.
+PEOPLE_IN_EVENT = 1000
 
 
 def technology_to_read(technology: Technology) -> TechnologyRead:
@@ -73,12 +75,15 @@ class CatalogService:
         technology.updated_at = utc_now()
         read = technology_to_read(technology)
         if technology.support_tier != old_tier:
+            people = await self.technologies.people_using(key)
             self._emit(
                 "technology.tier_changed",
                 technology,
                 old_tier=old_tier,
                 new_tier=technology.support_tier,
-                people_affected=await self.technologies.people_using(key),
+                people_affected=len(people),
+                # Whom notify tells; capped so one event stays a sensible size for webhooks.
+                people=people[:PEOPLE_IN_EVENT],
                 technology=read.model_dump(mode="json"),
             )
         return read

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from deskside_kit.database import UtcDateTime, utc_now
@@ -18,12 +18,14 @@ from deskside_kit.outbox import OutboxEvent
 # puts them in the metadata the migrations describe.
 __all__ = [
     "Agent",
+    "AlertTicket",
     "Comment",
     "Escalation",
     "Evidence",
     "Group",
     "GroupMember",
     "IdempotencyKey",
+    "InboundMessage",
     "Interaction",
     "OutboxEvent",
     "ReferenceCounter",
@@ -261,6 +263,7 @@ class Group(SQLModel, table=True):
 
     id: str = Field(default_factory=lambda: new_id("grp"), primary_key=True, max_length=40)
     name: str = Field(max_length=100, unique=True)
+    email: str | None = Field(default=None, max_length=320, description="A shared mailbox.")
     tier: int = Field(default=1, index=True)
     auto_assign: bool = Field(default=False)
     version: int = Field(default=1)
@@ -274,6 +277,56 @@ class GroupMember(SQLModel, table=True):
 
     group_id: str = Field(foreign_key="groups.id", primary_key=True, max_length=40)
     agent_id: str = Field(foreign_key="agents.id", primary_key=True, max_length=255)
+
+
+class InboundMessage(SQLModel, table=True):
+    """A signed inbound request (an email, a batch of alerts), kept raw until processed.
+
+    The request stores it and answers at once; the background processor turns
+    it into tickets and comments. A row that fails is kept with its error and
+    tried again later, never dropped.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("integration", "webhook_id", name="uq_inbound_messages_webhook"),
+        UniqueConstraint("message_id", name="uq_inbound_messages_message_id"),
+        Index("ix_inbound_messages_due", "status", "next_attempt_at"),
+        Index("ix_inbound_messages_ticket_id", "ticket_id"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("inb"), primary_key=True, max_length=40)
+    kind: str = Field(max_length=16)  # "email" or "alert"
+    integration: str = Field(max_length=64)
+    webhook_id: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # Emails only: the `Message-ID`, so the same mail sent twice is processed once.
+    message_id: str | None = Field(default=None, max_length=998)
+    status: str = Field(default="pending", max_length=16)  # "pending" or "processed"
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    outcome: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    # Emails only: the ticket the mail opened or commented on, so replies to it find it.
+    ticket_id: str | None = Field(default=None, max_length=40)
+    received_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    processed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+
+
+class AlertTicket(SQLModel, table=True):
+    """The ticket an alert fingerprint opened: its repeats go there while it is open."""
+
+    __tablename__ = "alert_tickets"
+    __table_args__ = (Index("ix_alert_tickets_fingerprint", "integration", "fingerprint"),)
+
+    ticket_id: str = Field(foreign_key="tickets.id", primary_key=True, max_length=40)
+    integration: str = Field(max_length=64)
+    fingerprint: str = Field(max_length=255)
+    notifications: int = Field(default=1, description="Firing notifications received.")
+    last_status: str = Field(default="firing", max_length=16)
+    last_seen_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -83,7 +83,8 @@ class PeopleService:
         group = await self._group(group_id, for_update=True)
         require_version(if_match, group.version)
         for name, value in data.model_dump(exclude_unset=True).items():
-            if value is not None:
+            # The mailbox may be removed with null; the other fields are required.
+            if value is not None or name == "email":
                 setattr(group, name, value)
         group.version += 1
         group.updated_at = utc_now()

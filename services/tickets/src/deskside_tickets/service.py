@@ -300,7 +300,7 @@ class TicketService:
         await self.repository.add(ticket)
         self._history(ticket, principal.sub, "created")
         await self._route(ticket)
-        return self._emit("ticket.created", ticket)
+        return await self._emit("ticket.created", ticket)
 
     async def _look_up(self, key: str | None) -> Lookup | None:
         if key is None or self.directory is None:
@@ -344,10 +344,10 @@ class TicketService:
             return self._read(ticket)
         if {"title", "description"} & changes.keys():
             await self._reindex(ticket)
-        self._touch(ticket)
+        await self._touch(ticket)
         for name, (old, new) in changes.items():
             self._history(ticket, principal.sub, "updated", name, old, new)
-        return self._emit(
+        return await self._emit(
             "ticket.updated",
             ticket,
             changes={
@@ -367,15 +367,15 @@ class TicketService:
                 changed = True
         if not changed:
             return self._read(ticket)
-        self._touch(ticket)
-        return self._emit("ticket.assigned", ticket)
+        await self._touch(ticket)
+        return await self._emit("ticket.assigned", ticket)
 
     async def start(
         self, principal: Principal, ticket_ref: str, if_match: str | None
     ) -> TicketRead:
         ticket = await self._staff_change(principal, ticket_ref, if_match, "start")
-        old = self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
-        return self._emit("ticket.updated", ticket, changes=_status_change(old, ticket))
+        old = await self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+        return await self._emit("ticket.updated", ticket, changes=_status_change(old, ticket))
 
     async def wait(
         self, principal: Principal, ticket_ref: str, data: WaitRequest, if_match: str | None
@@ -388,19 +388,19 @@ class TicketService:
         )
         if ticket.status == target.value:
             raise InvalidTransition(f"wait on {data.on.value} for", ticket.status)
-        old = self._set_status(ticket, principal.sub, target)
+        old = await self._set_status(ticket, principal.sub, target)
         ticket.waiting_on = data.on.value
-        return self._emit("ticket.updated", ticket, changes=_status_change(old, ticket))
+        return await self._emit("ticket.updated", ticket, changes=_status_change(old, ticket))
 
     async def resolve(
         self, principal: Principal, ticket_ref: str, data: ResolveRequest, if_match: str | None
     ) -> TicketRead:
         ticket = await self._staff_change(principal, ticket_ref, if_match, "resolve")
-        self._set_status(ticket, principal.sub, TicketStatus.RESOLVED)
+        await self._set_status(ticket, principal.sub, TicketStatus.RESOLVED)
         ticket.resolution = data.resolution
         ticket.resolved_at = ticket.updated_at
         self._history(ticket, principal.sub, "resolved", "resolution", None, data.resolution)
-        return self._emit("ticket.resolved", ticket)
+        return await self._emit("ticket.resolved", ticket)
 
     async def close(
         self, principal: Principal, ticket_ref: str, data: CloseRequest, if_match: str | None
@@ -412,8 +412,8 @@ class TicketService:
                 raise InvalidTransition("close", ticket.status)
             raise Forbidden("Only agents close a ticket that is not resolved.")
         self._check("close", ticket)
-        self._close(ticket, principal.sub, data.reason)
-        return self._emit("ticket.closed", ticket)
+        await self._close(ticket, principal.sub, data.reason)
+        return await self._emit("ticket.closed", ticket)
 
     async def reopen(
         self, principal: Principal, ticket_ref: str, data: ReopenRequest, if_match: str | None
@@ -427,13 +427,13 @@ class TicketService:
                     f"reopen (closed over {self.settings.reopen_window_days} days ago)",
                     ticket.status,
                 )
-        self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+        await self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
         # The old resolution did not hold; the history keeps its text.
         ticket.resolution = None
         ticket.resolved_at = None
         ticket.closed_at = None
         self._history(ticket, principal.sub, "reopened", "reason", None, data.reason)
-        return self._emit("ticket.reopened", ticket, reason=data.reason)
+        return await self._emit("ticket.reopened", ticket, reason=data.reason)
 
     async def add_comment(
         self, principal: Principal, ticket_ref: str, data: CommentCreate
@@ -456,14 +456,14 @@ class TicketService:
             await self._reindex(ticket)
         if not data.internal and principal.is_staff and principal.sub != ticket.requester_id:
             self._first_response(ticket, comment.created_at)
-        self._touch(ticket)
+        await self._touch(ticket)
         self._history(
             ticket, principal.sub, "commented", "comment", None, comment.id, internal=data.internal
         )
         read = comment_to_read(comment)
         if not data.internal:
             # Internal notes stay inside the desk: no event, so no email or webhook.
-            self._emit("ticket.commented", ticket, comment=read.model_dump(mode="json"))
+            await self._emit("ticket.commented", ticket, comment=read.model_dump(mode="json"))
         return read
 
     # --- help given -----------------------------------------------------------------
@@ -478,12 +478,14 @@ class TicketService:
         await self.repository.add(interaction)
         if data.scheduled_for is None:  # booked help is not help given yet
             self._first_response(ticket, interaction.created_at)
-        self._touch(ticket)
+        await self._touch(ticket)
         self._history(
             ticket, principal.sub, "interaction_logged", "interaction", None, interaction.id
         )
         read = InteractionRead.model_validate(interaction)
-        self._emit("ticket.interaction_logged", ticket, interaction=read.model_dump(mode="json"))
+        await self._emit(
+            "ticket.interaction_logged", ticket, interaction=read.model_dump(mode="json")
+        )
         return read
 
     async def list_interactions(
@@ -524,9 +526,9 @@ class TicketService:
         if changed:
             interaction.version += 1
             interaction.updated_at = utc_now()
-            self._touch(ticket)
+            await self._touch(ticket)
             read = InteractionRead.model_validate(interaction)
-            self._emit("ticket.updated", ticket, interaction=read.model_dump(mode="json"))
+            await self._emit("ticket.updated", ticket, interaction=read.model_dump(mode="json"))
         return InteractionRead.model_validate(interaction)
 
     async def add_watcher(
@@ -546,9 +548,11 @@ class TicketService:
         )
         await self.repository.add(watcher)
         self._watchers.setdefault(ticket.id, []).append(watcher)
-        self._touch(ticket)
+        await self._touch(ticket)
         self._history(ticket, principal.sub, "watcher_added", "watchers", None, data.id)
-        self._emit("ticket.updated", ticket, changes={"watchers": {"old": None, "new": data.id}})
+        await self._emit(
+            "ticket.updated", ticket, changes={"watchers": {"old": None, "new": data.id}}
+        )
         return _watcher_to_read(watcher)
 
     async def list_watchers(self, principal: Principal, ticket_ref: str) -> list[WatcherRead]:
@@ -566,7 +570,7 @@ class TicketService:
         self._watchers[ticket.id] = [
             watcher for watcher in self._watchers[ticket.id] if watcher.person_id != person_id
         ]
-        self._touch(ticket)
+        await self._touch(ticket)
         self._history(ticket, principal.sub, "watcher_removed", "watchers", person_id, None)
 
     async def link(
@@ -581,9 +585,11 @@ class TicketService:
             await self.repository.add(
                 TicketLink(first_id=first, second_id=second, created_by=principal.sub)
             )
-            self._touch(ticket)
+            await self._touch(ticket)
             self._history(ticket, principal.sub, "linked", "links", None, other.reference)
-            self._emit("ticket.updated", ticket, changes={"links": {"old": None, "new": other.id}})
+            await self._emit(
+                "ticket.updated", ticket, changes={"links": {"old": None, "new": other.id}}
+            )
         return await self.links(principal, ticket_ref)
 
     async def links(self, principal: Principal, ticket_ref: str) -> list[LinkedTicket]:
@@ -622,14 +628,14 @@ class TicketService:
                     added_by=principal.sub,
                 )
             )
-        self._close(duplicate, principal.sub, f"merged into {survivor.reference}")
+        await self._close(duplicate, principal.sub, f"merged into {survivor.reference}")
         duplicate.merged_into_id = survivor.id
         duplicate.resolution = f"Merged into {survivor.reference}."
         self._history(duplicate, principal.sub, "merged", "merged_into", None, survivor.reference)
-        self._touch(survivor)
+        await self._touch(survivor)
         self._history(survivor, principal.sub, "merged", "merged_from", None, duplicate.reference)
-        self._emit("ticket.closed", duplicate, merged_into=survivor.id)
-        return self._emit(
+        await self._emit("ticket.closed", duplicate, merged_into=survivor.id)
+        return await self._emit(
             "ticket.updated", survivor, merged_from=duplicate.id, comments_moved=moved
         )
 
@@ -646,9 +652,9 @@ class TicketService:
         ticket.satisfaction_rating = data.rating
         ticket.satisfaction_comment = data.comment
         ticket.satisfaction_at = utc_now()
-        self._touch(ticket)
+        await self._touch(ticket)
         self._history(ticket, principal.sub, "rated", "satisfaction", None, data.rating)
-        return self._emit(
+        return await self._emit(
             "ticket.updated", ticket, changes={"satisfaction": {"old": None, "new": data.rating}}
         )
 
@@ -699,15 +705,15 @@ class TicketService:
                 created_by=principal.sub,
             )
             if ticket.status != TicketStatus.WAITING_ON_VENDOR.value:
-                self._set_status(ticket, principal.sub, TicketStatus.WAITING_ON_VENDOR)
+                await self._set_status(ticket, principal.sub, TicketStatus.WAITING_ON_VENDOR)
                 ticket.waiting_on = WaitingOn.VENDOR.value
         await self.repository.add(escalation)
         evidence = await self._add_evidence(escalation, data.evidence)
         if ticket.group_id is None:
             await self._route(ticket)
-        self._touch(ticket)
+        await self._touch(ticket)
         read = _escalation_to_read(escalation, evidence)
-        self._emit("ticket.escalated", ticket, escalation=read.model_dump(mode="json"))
+        await self._emit("ticket.escalated", ticket, escalation=read.model_dump(mode="json"))
         return read
 
     async def list_escalations(self, principal: Principal, ticket_ref: str) -> list[EscalationRead]:
@@ -748,15 +754,15 @@ class TicketService:
                 data.status is EscalationStatus.ANSWERED
                 and ticket.status == TicketStatus.WAITING_ON_VENDOR.value
             ):
-                self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
+                await self._set_status(ticket, principal.sub, TicketStatus.IN_PROGRESS)
         if data.vendor_case_ref is not None:
             escalation.vendor_case_ref = data.vendor_case_ref
         evidence += await self._add_evidence(escalation, data.evidence)
         escalation.version += 1
         escalation.updated_at = utc_now()
-        self._touch(ticket)
+        await self._touch(ticket)
         read = _escalation_to_read(escalation, evidence)
-        self._emit("ticket.updated", ticket, escalation=read.model_dump(mode="json"))
+        await self._emit("ticket.updated", ticket, escalation=read.model_dump(mode="json"))
         return read
 
     async def _add_evidence(
@@ -835,8 +841,8 @@ class TicketService:
         await self._load_policies()
         tickets = await self.repository.resolved_before(cutoff, limit)
         for ticket in tickets:
-            self._close(ticket, SYSTEM_ACTOR, "closed automatically after resolution")
-            self._emit("ticket.closed", ticket)
+            await self._close(ticket, SYSTEM_ACTOR, "closed automatically after resolution")
+            await self._emit("ticket.closed", ticket)
         return len(tickets)
 
     async def check_slas(self, now: datetime, limit: int = 200) -> int:
@@ -844,7 +850,7 @@ class TicketService:
         await self._load_policies()
         announced = 0
         for ticket in await self.repository.due_for_sla_check(now, limit):
-            announced += self._refresh_sla(ticket)
+            announced += await self._refresh_sla(ticket)
         return announced
 
     async def enrich_pending(self, limit: int = 50) -> int:
@@ -858,12 +864,12 @@ class TicketService:
             if lookup is None:
                 break  # inventory still does not answer: try again next round
             _apply_technology(ticket, ticket.technology_key, lookup)
-            self._touch(ticket)
+            await self._touch(ticket)
             self._history(
                 ticket, SYSTEM_ACTOR, "enriched", "enrichment", "pending", ticket.enrichment
             )
             changes = {"enrichment": {"old": "pending", "new": ticket.enrichment}}
-            self._emit("ticket.updated", ticket, changes=changes)
+            await self._emit("ticket.updated", ticket, changes=changes)
             enriched += 1
         return enriched
 
@@ -932,7 +938,7 @@ class TicketService:
         if not may(action, TicketStatus(ticket.status)):
             raise InvalidTransition(action, ticket.status)
 
-    def _set_status(self, ticket: Ticket, actor: str, status: TicketStatus) -> str:
+    async def _set_status(self, ticket: Ticket, actor: str, status: TicketStatus) -> str:
         """Move the ticket to `status`; returns the status it had."""
         old = ticket.status
         now = utc_now()
@@ -943,29 +949,29 @@ class TicketService:
         policy = self._policy(ticket)
         if policy is not None:
             sla.status_changed(ticket, policy, old, status.value, now)
-        self._touch(ticket, now)
+        await self._touch(ticket, now)
         return old
 
-    def _close(self, ticket: Ticket, actor: str, reason: str | None) -> None:
-        self._set_status(ticket, actor, TicketStatus.CLOSED)
+    async def _close(self, ticket: Ticket, actor: str, reason: str | None) -> None:
+        await self._set_status(ticket, actor, TicketStatus.CLOSED)
         ticket.closed_at = ticket.updated_at
         if reason:
             self._history(ticket, actor, "closed", "reason", None, reason)
 
-    def _touch(self, ticket: Ticket, now: datetime | None = None) -> None:
+    async def _touch(self, ticket: Ticket, now: datetime | None = None) -> None:
         """A change: bump the version, and bring the SLA clocks up to date."""
         ticket.version += 1
         ticket.updated_at = now or utc_now()
-        self._refresh_sla(ticket)
+        await self._refresh_sla(ticket)
 
-    def _refresh_sla(self, ticket: Ticket) -> int:
+    async def _refresh_sla(self, ticket: Ticket) -> int:
         """Announce thresholds crossed by now and reschedule the next check."""
         policy = self._policy(ticket)
         if policy is None:
             return 0
         crossed = sla.crossed_thresholds(ticket, policy, utc_now())
         for event_type, clock in crossed:
-            self._emit(event_type, ticket, clock=clock)
+            await self._emit(event_type, ticket, clock=clock)
         sla.schedule(ticket, policy)
         return len(crossed)
 
@@ -1023,7 +1029,7 @@ class TicketService:
             )
         )
 
-    def _emit(self, event_type: str, ticket: Ticket, **data: Any) -> TicketRead:
+    async def _emit(self, event_type: str, ticket: Ticket, **data: Any) -> TicketRead:
         read = self._read(ticket)
         record_event(
             self.repository.session,
@@ -1038,10 +1044,40 @@ class TicketService:
                     )
                     for watcher in self._watchers.get(ticket.id, [])
                 ],
+                # Who works it, with their addresses: notify mails them from the event alone.
+                "assignee": await self._assignee_of(ticket),
+                "group": await self._group_of(ticket),
                 **data,
             },
         )
         return read
+
+    async def _assignee_of(self, ticket: Ticket) -> dict[str, Any] | None:
+        if ticket.assignee_id is None:
+            return None
+        agent = await self.repository.agent(ticket.assignee_id)
+        if agent is None:
+            return {"id": ticket.assignee_id, "name": None, "email": None}
+        return {"id": agent.id, "name": agent.name, "email": agent.email}
+
+    async def _group_of(self, ticket: Ticket) -> dict[str, Any] | None:
+        if ticket.group_id is None:
+            return None
+        group = await self.repository.group(ticket.group_id)
+        if group is None:
+            return None
+        members = await self.repository.group_members(group.id)
+        return {
+            "id": group.id,
+            "name": group.name,
+            "email": group.email,
+            "tier": group.tier,
+            "members": [
+                {"id": agent.id, "name": agent.name, "email": agent.email}
+                for agent in members
+                if agent.active
+            ],
+        }
 
 
 _FINAL = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})

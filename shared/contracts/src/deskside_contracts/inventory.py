@@ -145,6 +145,9 @@ class Owner(RequestModel):
     id: str = Field(min_length=1, max_length=255, description="Their token `sub`.")
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str | None = Field(default=None, max_length=255)
+    department: str | None = Field(
+        default=None, min_length=1, max_length=100, description="For the adoption report's filter."
+    )
 
 
 OsVersion = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,3}$", max_length=32)]
@@ -335,6 +338,9 @@ class AdoptionReport(ResponseModel):
 
     from_: UtcDateTime | None = Field(default=None, serialization_alias="from")
     to: UtcDateTime | None = None
+    department: str | None = Field(
+        default=None, description="When given: only people of this department are counted."
+    )
     technologies: list[TechnologyAdoption]
     categories: list[CategoryAdoption]
     compliance: ComplianceSummary

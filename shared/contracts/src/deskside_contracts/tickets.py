@@ -566,6 +566,12 @@ class AgentRead(ResponseModel):
 
 class GroupCreate(RequestModel):
     name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="A shared mailbox: escalations and SLA alerts go there, not to each member.",
+    )
     tier: Tier = 1
     auto_assign: bool = Field(
         default=False, description="Assign new tickets to the top suggested agent at once."
@@ -574,6 +580,12 @@ class GroupCreate(RequestModel):
 
 class GroupUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="A shared mailbox: escalations and SLA alerts go there, not to each member.",
+    )
     tier: Tier | None = None
     auto_assign: bool | None = None
 
@@ -581,6 +593,7 @@ class GroupUpdate(RequestModel):
 class GroupRead(ResponseModel):
     id: str
     name: str
+    email: str | None = None
     tier: int
     auto_assign: bool
     version: int

@@ -20,6 +20,7 @@ def mint_token(
     email: str | None = None,
     name: str | None = None,
     tier: int | None = None,
+    department: str | None = None,
     issuer: str = "deskside",
     audience: str = "deskside",
     lifetime_seconds: int = 12 * 3600,
@@ -39,6 +40,8 @@ def mint_token(
         claims["name"] = name
     if tier is not None:
         claims["tier"] = tier
+    if department:
+        claims["department"] = department
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -49,6 +52,7 @@ def main() -> None:
     parser.add_argument("--email", default=None)
     parser.add_argument("--name", default=None)
     parser.add_argument("--tier", type=int, default=None)
+    parser.add_argument("--department", default=None)
     parser.add_argument("--hours", type=float, default=12.0)
     args = parser.parse_args()
 
@@ -64,6 +68,7 @@ def main() -> None:
             email=args.email,
             name=args.name,
             tier=args.tier,
+            department=args.department,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             lifetime_seconds=int(args.hours * 3600),
