@@ -42,6 +42,9 @@ class Principal(BaseModel):
     name: str | None = None
     roles: frozenset[Role] = frozenset()
     tier: int | None = None
+    # The organisational unit the identity provider puts the person in, when it says:
+    # inventory reports can be narrowed to a department's people.
+    department: str | None = None
 
     def has_role(self, *roles: Role) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -65,7 +68,15 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         # Unknown roles are dropped, not refused: an IdP may carry roles of other apps.
         roles=frozenset(Role(role) for role in raw_roles if role in known),
         tier=tier if isinstance(tier, int) and not isinstance(tier, bool) else None,
+        department=_short_text(claims.get("department")),
     )
+
+
+def _short_text(value: Any) -> str | None:
+    """A claim kept only when it is a sensible label: a string of 1 to 100 characters."""
+    if isinstance(value, str) and 0 < len(value.strip()) <= 100:
+        return value.strip()
+    return None
 
 
 class TokenVerifier:
@@ -190,6 +201,16 @@ async def _current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
+
+
+async def _service_caller(principal: CurrentPrincipal) -> Principal:
+    if principal != SERVICE_PRINCIPAL:
+        raise Forbidden(f"Only Deskside services call this, with the {SERVICE_TOKEN_HEADER}.")
+    return principal
+
+
+# `/internal/*` endpoints: other Deskside services only, never a person or an integration.
+ServiceCaller = Annotated[Principal, Depends(_service_caller)]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
