@@ -68,6 +68,15 @@ class TestLoadSettings:
             load_settings(NotifySettings)
 
         monkeypatch.setenv("DESKSIDE_JWT_SECRET", "s" * 40)
+        with pytest.raises(SettingsError, match="DESKSIDE_NOTIFY_MAIL_TRANSPORT must be smtp"):
+            load_settings(NotifySettings)
+
+        monkeypatch.setenv("DESKSIDE_NOTIFY_MAIL_TRANSPORT", "smtp")
+        monkeypatch.setenv("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE", "true")
+        with pytest.raises(SettingsError, match="DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE must be"):
+            load_settings(NotifySettings)
+
+        monkeypatch.delenv("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE")
         settings = load_settings(NotifySettings)
         assert not settings.should_migrate_on_start
 

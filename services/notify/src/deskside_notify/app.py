@@ -1,20 +1,80 @@
-"""`create_app`: the notify service as an ASGI app."""
+"""`create_app`: the notify service as an ASGI app, with its delivery workers."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from deskside_kit.app import create_service_app
+from deskside_kit.background import periodically
 from deskside_kit.settings import load_settings
 from deskside_notify.config import NotifySettings
-from deskside_notify.router import router
+from deskside_notify.delivery import Mailer, WebhookDispatcher
+from deskside_notify.egress import WebhookSender
+from deskside_notify.mail import FileTransport, MailTransport, SmtpTransport
+from deskside_notify.router import routers
+from deskside_notify.service import egress_policy
+
+
+def mail_transport(settings: NotifySettings) -> MailTransport:
+    if settings.mail_transport == "smtp":
+        return SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            security=settings.smtp_security,
+            timeout=settings.smtp_timeout,
+        )
+    return FileTransport(settings.resolved_mail_dir)
+
+
+def until_idle(
+    run_once: Callable[[], Awaitable[int]], batch_size: int
+) -> Callable[[], Awaitable[None]]:
+    """A job that keeps going while rounds come back full, then waits for the next tick."""
+
+    async def job() -> None:
+        while await run_once() >= batch_size:
+            pass
+
+    return job
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
+    settings = settings or load_settings(NotifySettings)
+
+    @asynccontextmanager
+    async def resources(app: FastAPI) -> AsyncIterator[None]:
+        sender = WebhookSender(egress_policy(settings), timeout=settings.webhook_timeout)
+        app.state.mailer = Mailer(app.state.sessions, mail_transport(settings), settings)
+        app.state.dispatcher = WebhookDispatcher(app.state.sessions, sender, settings)
+        batch = settings.delivery_batch_size
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(sender.aclose)
+            await stack.enter_async_context(
+                periodically(
+                    "notify-mail",
+                    settings.delivery_interval,
+                    until_idle(app.state.mailer.run_once, batch),
+                )
+            )
+            await stack.enter_async_context(
+                periodically(
+                    "notify-webhooks",
+                    settings.delivery_interval,
+                    until_idle(app.state.dispatcher.run_once, batch),
+                )
+            )
+            yield
+
     return create_service_app(
-        settings or load_settings(NotifySettings),
+        settings,
         title="Deskside notify",
         description="Email and webhook delivery of Deskside events.",
-        routers=[router],
+        routers=routers,
         migrations="deskside_notify:migrations",
+        resources=resources,
     )

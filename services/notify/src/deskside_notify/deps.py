@@ -4,21 +4,70 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
-from deskside_notify.repository import WebhookRepository
-from deskside_notify.service import WebhookService
+from deskside_notify.config import NotifySettings
+from deskside_notify.repository import NotifyRepository
+from deskside_notify.service import (
+    EventIntake,
+    NotificationService,
+    PreferenceService,
+    TemplateService,
+    WebhookService,
+)
 
 
-def _webhook_service(session: Session) -> WebhookService:
-    return WebhookService(WebhookRepository(session))
+def _settings(request: Request) -> NotifySettings:
+    settings: NotifySettings = request.app.state.settings
+    return settings
+
+
+Settings = Annotated[NotifySettings, Depends(_settings)]
+
+
+def _intake(session: Session, settings: Settings) -> EventIntake:
+    return EventIntake(NotifyRepository(session), settings)
+
+
+Intake = Annotated[EventIntake, Depends(_intake)]
+
+
+def _webhook_service(session: Session, settings: Settings) -> WebhookService:
+    return WebhookService(NotifyRepository(session), settings)
 
 
 Webhooks = Annotated[WebhookService, Depends(_webhook_service)]
 
+
+def _notification_service(session: Session) -> NotificationService:
+    return NotificationService(NotifyRepository(session))
+
+
+Notifications = Annotated[NotificationService, Depends(_notification_service)]
+
+
+def _template_service(session: Session, settings: Settings) -> TemplateService:
+    return TemplateService(NotifyRepository(session), settings)
+
+
+Templates = Annotated[TemplateService, Depends(_template_service)]
+
+
+def _preference_service(session: Session) -> PreferenceService:
+    return PreferenceService(NotifyRepository(session))
+
+
+Preferences = Annotated[PreferenceService, Depends(_preference_service)]
+
 # Webhook subscriptions carry delivery targets for every event: admins and
-# integrations manage them, requesters and agents do not.
+# integrations manage them (an integration only its own), requesters and agents do not.
 WebhookManager = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
+
+# Templates speak for the whole help desk: admins only.
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+# People with mail of their own: everyone but integrations.
+Person = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGENT, Role.ADMIN))]

@@ -3,18 +3,234 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlmodel import col, select
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from deskside_contracts.events import Event
+from deskside_contracts.notify import DeliveryStatus, NotificationStatus
+from deskside_kit.database import utc_now
 from deskside_kit.paging import PageRequest, after_cursor
-from deskside_notify.models import WebhookSubscription
+from deskside_notify.models import (
+    Notification,
+    Preference,
+    ReceivedEvent,
+    TemplateOverride,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 
-class WebhookRepository:
+@dataclass(frozen=True)
+class NotificationFilters:
+    ticket_reference: str | None = None
+    recipient_email: str | None = None
+    status: str | None = None
+
+
+class NotifyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def list_page(self, page: PageRequest) -> Sequence[WebhookSubscription]:
-        statement = after_cursor(select(WebhookSubscription), [col(WebhookSubscription.id)], page)
+    # --- events ---------------------------------------------------------------------------------
+
+    async def record_event_once(self, event: Event) -> bool:
+        """Store `event`; False when its id was stored before (a relay's retry)."""
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(ReceivedEvent)
+            .values(
+                id=event.id,
+                type=event.type,
+                source=event.source,
+                subject=event.subject,
+                timestamp=event.timestamp,
+                data=event.data,
+                received_at=utc_now(),
+            )
+            # Two relays racing with the same event: one stores it, the other sees a duplicate.
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(ReceivedEvent.__table__.c.id)  # type: ignore[attr-defined]
+        )
+        result = await self.session.exec(statement)
+        return result.first() is not None
+
+    # --- notifications --------------------------------------------------------------------------
+
+    async def muting_preferences(
+        self, person_ids: Sequence[str], emails: Sequence[str]
+    ) -> Sequence[Preference]:
+        if not person_ids and not emails:
+            return []
+        statement = select(Preference).where(
+            or_(
+                col(Preference.person_id).in_(person_ids),
+                func.lower(col(Preference.email)).in_([email.lower() for email in emails]),
+            )
+        )
         return (await self.session.exec(statement)).all()
+
+    async def list_notifications(
+        self, filters: NotificationFilters, page: PageRequest
+    ) -> Sequence[Notification]:
+        statement = select(Notification)
+        if filters.ticket_reference:
+            statement = statement.where(Notification.ticket_reference == filters.ticket_reference)
+        if filters.recipient_email:
+            statement = statement.where(
+                func.lower(col(Notification.recipient_email)) == filters.recipient_email.lower()
+            )
+        if filters.status:
+            statement = statement.where(Notification.status == filters.status)
+        statement = after_cursor(statement, [col(Notification.id)], page, descending=True)
+        return (await self.session.exec(statement)).all()
+
+    async def get_notification(self, notification_id: str) -> Notification | None:
+        return await self.session.get(Notification, notification_id)
+
+    async def claim_due_notifications(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> Sequence[Notification]:
+        """Pending mail that is due, leased to this worker until `lease_until`.
+
+        The lease is written and committed before sending, so no transaction stays
+        open while the SMTP server talks; if this worker dies the lease runs out
+        and another sends the mail (at least once).
+        """
+        statement = (
+            select(Notification)
+            .where(
+                Notification.status == NotificationStatus.PENDING.value,
+                col(Notification.next_attempt_at) <= now,
+            )
+            .order_by(col(Notification.next_attempt_at), col(Notification.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self.session.exec(statement)).all()
+        for row in rows:
+            row.next_attempt_at = lease_until
+        await self.session.flush()
+        return rows
+
+    # --- templates and preferences ------------------------------------------------------------
+
+    async def template_overrides(self) -> Sequence[TemplateOverride]:
+        return (await self.session.exec(select(TemplateOverride))).all()
+
+    async def get_template(self, event_type: str) -> TemplateOverride | None:
+        return await self.session.get(TemplateOverride, event_type)
+
+    async def get_preference(self, person_id: str) -> Preference | None:
+        return await self.session.get(Preference, person_id)
+
+    # --- webhook subscriptions ------------------------------------------------------------------
+
+    async def list_subscriptions(
+        self, owner_id: str | None, page: PageRequest
+    ) -> Sequence[WebhookSubscription]:
+        statement = select(WebhookSubscription)
+        if owner_id is not None:
+            statement = statement.where(WebhookSubscription.owner_id == owner_id)
+        statement = after_cursor(statement, [col(WebhookSubscription.id)], page)
+        return (await self.session.exec(statement)).all()
+
+    async def all_subscriptions(self) -> Sequence[WebhookSubscription]:
+        return (await self.session.exec(select(WebhookSubscription))).all()
+
+    async def get_subscription(
+        self, subscription_id: str, *, for_update: bool = False
+    ) -> WebhookSubscription | None:
+        statement = select(WebhookSubscription).where(WebhookSubscription.id == subscription_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    # --- webhook deliveries ---------------------------------------------------------------------
+
+    async def list_deliveries(
+        self, subscription_id: str, status: str | None, page: PageRequest
+    ) -> Sequence[WebhookDelivery]:
+        statement = select(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == subscription_id
+        )
+        if status:
+            statement = statement.where(WebhookDelivery.status == status)
+        statement = after_cursor(statement, [col(WebhookDelivery.id)], page, descending=True)
+        return (await self.session.exec(statement)).all()
+
+    async def get_delivery(
+        self, delivery_id: str, *, for_update: bool = False
+    ) -> WebhookDelivery | None:
+        statement = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).first()
+
+    async def attempts(self, delivery_id: str) -> Sequence[WebhookAttempt]:
+        statement = (
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery_id)
+            .order_by(col(WebhookAttempt.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def claim_due_deliveries(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> Sequence[tuple[WebhookDelivery, WebhookSubscription]]:
+        """Due deliveries to enabled endpoints, leased like `claim_due_notifications`."""
+        statement = (
+            select(WebhookDelivery, WebhookSubscription)
+            .join(
+                WebhookSubscription,
+                col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id),
+            )
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                col(WebhookDelivery.next_attempt_at) <= now,
+                col(WebhookSubscription.enabled),
+            )
+            .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=WebhookDelivery)
+        )
+        rows = (await self.session.exec(statement)).all()
+        for delivery, _subscription in rows:
+            delivery.next_attempt_at = lease_until
+        await self.session.flush()
+        return [(delivery, subscription) for delivery, subscription in rows]
+
+    async def requeue_deliveries(self, subscription_id: str, since: datetime, now: datetime) -> int:
+        statement = (
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.subscription_id) == subscription_id,
+                col(WebhookDelivery.created_at) >= since,
+                col(WebhookDelivery.status).in_(
+                    [DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value]
+                ),
+            )
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                attempts=0,
+                completed_at=None,
+            )
+        )
+        result = await self.session.exec(statement)
+        return int(result.rowcount or 0)
+
+    async def pending_counts(self) -> tuple[int, int]:
+        """(emails, webhook deliveries) still waiting: for readiness and metrics."""
+        mails = await self.session.exec(
+            select(func.count()).where(Notification.status == NotificationStatus.PENDING.value)
+        )
+        hooks = await self.session.exec(
+            select(func.count()).where(WebhookDelivery.status == DeliveryStatus.PENDING.value)
+        )
+        return int(mails.one()), int(hooks.one())

@@ -20,3 +20,20 @@ class Event(BaseModel):
     source: str = Field(description="The producing service: `tickets` or `inventory`.")
     subject: str = Field(description="The id of the aggregate the event is about.")
     data: dict[str, Any]
+
+
+# How many events one relay request may carry: small enough to answer well within a timeout.
+MAX_BATCH = 100
+
+
+class EventBatch(BaseModel):
+    """What an outbox relay posts to notify's `POST /internal/events`, in outbox order."""
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class EventBatchAccepted(BaseModel):
+    """Notify's answer: every event is stored (new) or was already known (a retry)."""
+
+    accepted: int = Field(description="Events stored for the first time.")
+    duplicates: int = Field(description="Events notify already had; nothing was done twice.")

@@ -1,0 +1,301 @@
+"""Webhook egress that cannot be turned against the internal network (OWASP API7, SSRF).
+
+Two checks. When a subscription is saved, its URL must be `https` (unless
+`http` is allowed) and must not name a private address, however it is
+spelled: `2130706433`, `0177.0.0.1`, `127.1` and `[::ffff:127.0.0.1]` are all
+loopback. And at every connection, the host is resolved here, every address
+it resolves to is checked, and the socket connects to the checked address:
+a DNS answer that changes between the check and the connect (rebinding)
+cannot slip through. TLS still verifies the certificate against the host
+name, since httpcore takes the SNI name from the URL, not from the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+RESPONSE_EXCERPT_BYTES = 2048
+# Names that mean "this machine" or "the cloud's metadata service" whatever DNS says.
+_FORBIDDEN_NAMES = ("localhost", "metadata.google.internal", "metadata", "instance-data")
+_FORBIDDEN_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+
+
+class UnsafeDestination(ValueError):
+    """A webhook URL or address Deskside will not send to; the message says why."""
+
+
+@dataclass(frozen=True)
+class EgressPolicy:
+    allow_http: bool = False
+    # For the embedded stack and tests only; production settings refuse it.
+    allow_private: bool = False
+
+
+def is_forbidden_address(address: IPAddress) -> bool:
+    """Anything not on the public internet, including IPv6 forms that embed such an address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return is_forbidden_address(embedded)
+    if isinstance(address, ipaddress.IPv4Address) and address in _SHARED_ADDRESS_SPACE:
+        return True  # carrier-grade NAT: `is_global` says False already; said here for clarity
+    return not address.is_global or address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    packed = address.packed
+    if packed[:12] == bytes(12) and int(address) > 1:
+        return ipaddress.IPv4Address(packed[12:])  # IPv4-compatible (deprecated) `::a.b.c.d`
+    return None
+
+
+def parse_host_address(host: str) -> IPAddress | None:
+    """The address `host` spells, in any form the C library would accept; None for a name.
+
+    `inet_aton` reads `127.1`, `0x7f.0.0.1`, `0177.0.0.1` and `2130706433` as
+    127.0.0.1, and so do many HTTP clients: all of them are addresses here.
+    """
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    parts = host.rstrip(".").split(".")
+    if not 1 <= len(parts) <= 4 or not all(parts):
+        return None
+    try:
+        numbers = [
+            int(part, 0) if not part.startswith("0") or part == "0" else _octal(part)
+            for part in parts
+        ]
+    except ValueError:
+        return None  # a name, such as `example.com`
+    *leading, last = numbers
+    if any(not 0 <= number <= 255 for number in leading):
+        return None
+    if not 0 <= last < 256 ** (5 - len(parts)):
+        return None
+    value = 0
+    for number in leading:
+        value = value << 8 | number
+    value = value << 8 * (5 - len(parts)) | last
+    return ipaddress.IPv4Address(value)
+
+
+def _octal(part: str) -> int:
+    if part.lower().startswith("0x"):
+        return int(part, 16)
+    return int(part, 8)
+
+
+def check_url(url: str, policy: EgressPolicy) -> None:
+    """Raise UnsafeDestination unless `url` is one webhooks may be sent to."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeDestination(f"The URL cannot be read: {exc}.") from None
+    allowed = ("https", "http") if policy.allow_http else ("https",)
+    if parts.scheme not in allowed:
+        raise UnsafeDestination(
+            "Webhook URLs must use https."
+            if parts.scheme == "http"
+            else f"The scheme {parts.scheme!r} is not allowed; use https."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeDestination("Credentials in the URL are not allowed; use the signature.")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise UnsafeDestination("The URL names no host.")
+    if port == 0:
+        raise UnsafeDestination("Port 0 is not a port to send to.")
+    if policy.allow_private:
+        return
+    address = parse_host_address(host)
+    if address is not None:
+        if is_forbidden_address(address):
+            spelled = host if host.strip("[]") == str(address) else f"{host} ({address})"
+            raise UnsafeDestination(f"{spelled} is not a public address.")
+        return
+    if host in _FORBIDDEN_NAMES or host.endswith(_FORBIDDEN_SUFFIXES) or "." not in host:
+        raise UnsafeDestination(f"{host} is a local or internal name, not a public host.")
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves each host itself and connects only to addresses it has checked."""
+
+    def __init__(self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend) -> None:
+        self.policy = policy
+        self.inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's signature)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = await self._checked_address(host, port)
+        return await self.inner.connect_tcp(
+            str(address),
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def _checked_address(self, host: str, port: int) -> IPAddress:
+        literal = parse_host_address(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                answers = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except OSError as exc:
+                raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from None
+            addresses = [
+                ipaddress.ip_address(str(answer[4][0]).split("%", 1)[0]) for answer in answers
+            ]
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        if not self.policy.allow_private:
+            # Any forbidden answer refuses the host: picking the "good" one would let a
+            # rebinding server win the next time.
+            for address in addresses:
+                if is_forbidden_address(address):
+                    raise UnsafeConnection(f"{host} resolves to {address}, not a public address")
+        return addresses[0]
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class UnsafeConnection(httpcore.ConnectError):
+    """A connection refused by the egress guard, before any packet left."""
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    duration_ms: int
+    error: str | None = None
+    response_excerpt: str | None = None
+    retry_after: float | None = None
+    timed_out: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender:
+    """Posts webhook bodies; never raises for what the network or the receiver does."""
+
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        timeout: float = 10.0,
+        *,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.policy = policy
+        transport = httpx.AsyncHTTPTransport(trust_env=False)
+        # httpx takes no network backend, so its pool is replaced by an equal one
+        # that has the guard; the TLS context is the one httpx built (certifi, verify on).
+        ssl_context = transport._pool._ssl_context
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(policy, network_backend or httpcore.AnyIOBackend()),
+        )
+        self.client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            check_url(url, self.policy)
+            async with self.client.stream("POST", url, content=body, headers=headers) as response:
+                excerpt = await _excerpt(response)
+        except UnsafeDestination as exc:
+            return AttemptResult(None, elapsed(), error=f"Refused: {exc}")
+        except UnsafeConnection as exc:
+            return AttemptResult(None, elapsed(), error=f"Refused: {exc}.")
+        except httpx.TimeoutException:
+            return AttemptResult(None, elapsed(), error="Timed out.", timed_out=True)
+        except httpx.HTTPError as exc:
+            return AttemptResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}")
+        error = None
+        if response.is_redirect:
+            error = f"Answered {response.status_code}: redirects are not followed."
+        elif not response.is_success:
+            error = f"Answered {response.status_code}."
+        return AttemptResult(
+            response.status_code,
+            elapsed(),
+            error=error,
+            response_excerpt=excerpt,
+            retry_after=_retry_after(response.headers.get("retry-after")),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The first 2 KiB of the answer; the rest is never read."""
+    collected = b""
+    async for chunk in response.aiter_raw():
+        collected += chunk
+        if len(collected) >= RESPONSE_EXCERPT_BYTES:
+            break
+    return collected[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from `Retry-After`, given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())

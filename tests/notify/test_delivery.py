@@ -1,0 +1,232 @@
+"""The workers against real receivers: aiosmtpd for mail, a verifying endpoint for webhooks.
+
+The workers run one round at a time here (`run_once`) with a test clock, so
+retry schedules are checked exactly, without waiting for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from deskside_notify.app import create_app
+from tests.notify.conftest import ADMIN, SERVICE, SettingsFor, dispatcher_of, mailer_of
+from tests.notify.factories import batch, ticket, ticket_event
+from tests.support.apps import serving
+from tests.support.receivers import MailServer, WebhookReceiver, mail_server, webhook_receiver
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[MailServer]:
+    async with mail_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def smtp_client(
+    settings_for: SettingsFor, smtp: MailServer
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(
+        mail_transport="smtp",
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        smtp_security="none",
+        smtp_timeout=5.0,
+    )
+    async with serving(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async with webhook_receiver() as receiver:
+        yield receiver
+
+
+async def subscribe(client: httpx.AsyncClient, receiver: WebhookReceiver) -> dict[str, str]:
+    response = await client.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_types": ["ticket.*"]}, headers=ADMIN
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, str] = response.json()
+    receiver.secret = created["secret"]
+    return created
+
+
+class TestMail:
+    async def test_the_acknowledgement_goes_out_threaded(
+        self, smtp_client: httpx.AsyncClient, smtp: MailServer
+    ) -> None:
+        read = ticket(reference="SD-000042")
+        await smtp_client.post(
+            "/internal/events", json=batch(ticket_event(read=read)), headers=SERVICE
+        )
+
+        sent = await mailer_of(smtp_client).run_once()
+
+        assert sent == 1
+        (message,) = smtp.messages
+        assert "[SD-000042]" in message["Subject"]
+        assert message["To"].addresses[0].addr_spec == "alice@example.com"
+        assert message["In-Reply-To"] == f"<ticket.{read.id}@deskside.local>"
+        assert message["References"] == f"<ticket.{read.id}@deskside.local>"
+        assert message["Reply-To"].addresses[0].addr_spec == "helpdesk@deskside.local"
+        assert message["Message-ID"].endswith("@deskside.local>")
+        log = await smtp_client.get("/v1/notifications", headers=ADMIN)
+        assert log.json()["items"][0]["status"] == "sent"
+
+    async def test_mail_waits_while_the_server_refuses_and_then_all_of_it_arrives(
+        self, smtp_client: httpx.AsyncClient, smtp: MailServer
+    ) -> None:
+        smtp.refuse(True)
+        events = [ticket_event(read=ticket(reference=f"SD-{n:06d}")) for n in range(1, 6)]
+        await smtp_client.post("/internal/events", json=batch(*events), headers=SERVICE)
+        mailer = mailer_of(smtp_client)
+        mailer.clock = clock = Clock()
+
+        assert await mailer.run_once() == 5
+        assert await mailer.run_once() == 0  # not due again yet
+        waiting = await smtp_client.get("/v1/notifications?status=pending", headers=ADMIN)
+        smtp.refuse(False)
+        clock.advance(seconds=60)
+        assert await mailer.run_once() == 5
+
+        assert sorted(m["Subject"][:11] for m in smtp.messages) == [
+            f"[SD-{n:06d}]" for n in range(1, 6)
+        ]
+        items = waiting.json()["items"]
+        assert len(items) == 5
+        assert all(item["attempts"] == 1 and "451" in item["last_error"] for item in items)
+
+    async def test_the_embedded_default_writes_eml_files(
+        self, settings_for: SettingsFor, tmp_path: Path
+    ) -> None:
+        async with serving(create_app(settings_for(mail_dir=tmp_path / "mail"))) as client:
+            await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
+            await mailer_of(client).run_once()
+
+        (path,) = (tmp_path / "mail").glob("*.eml")
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert "[SD-000042]" in str(message["Subject"])
+
+
+class TestWebhookDelivery:
+    async def test_a_failure_is_retried_on_the_schedule_with_the_same_id(
+        self, client: httpx.AsyncClient, receiver: WebhookReceiver
+    ) -> None:
+        hook = await subscribe(client, receiver)
+        receiver.script = [500, 200]
+        event = ticket_event()
+        await client.post("/internal/events", json=batch(event), headers=SERVICE)
+        dispatcher = dispatcher_of(client)
+        dispatcher.clock = clock = Clock()
+
+        assert await dispatcher.run_once() == 1  # the immediate attempt: 500
+        pending = (await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=ADMIN)).json()
+        due = datetime.fromisoformat(pending["items"][0]["next_attempt_at"])
+        assert await dispatcher.run_once() == 0  # nothing is due before the 5 s step
+        clock.advance(seconds=6.1)
+        assert await dispatcher.run_once() == 1  # the retry: 200
+
+        # The 5 s step of the schedule, give or take its 20 % jitter.
+        assert (
+            timedelta(seconds=4)
+            <= due - (clock.now - timedelta(seconds=6.1))
+            <= timedelta(seconds=6)
+        )
+        assert receiver.ids() == [event.id, event.id]
+        assert all(item.verified for item in receiver.received)
+        assert receiver.received[0].body == receiver.received[1].body
+        detail = await client.get(f"/v1/deliveries/{pending['items'][0]['id']}", headers=ADMIN)
+        assert detail.json()["status"] == "succeeded"
+        assert [a["status_code"] for a in detail.json()["attempt_log"]] == [500, 200]
+        assert detail.json()["attempt_log"][0]["response_excerpt"] == "nope"
+
+    async def test_a_410_disables_the_endpoint_and_tells_the_admins(
+        self, client: httpx.AsyncClient, receiver: WebhookReceiver
+    ) -> None:
+        hook = await subscribe(client, receiver)
+        receiver.script = [410]
+        await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
+
+        await dispatcher_of(client).run_once()
+        await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
+        await dispatcher_of(client).run_once()
+
+        fetched = (await client.get(f"/v1/webhooks/{hook['id']}", headers=ADMIN)).json()
+        assert fetched["enabled"] is False
+        assert "410" in fetched["disabled_reason"]
+        assert len(receiver.received) == 1  # the second event was not attempted
+        notices = await client.get("/v1/notifications?recipient=ops@example.com", headers=ADMIN)
+        assert [n["event_type"] for n in notices.json()["items"]] == ["webhook.disabled"]
+
+    async def test_an_endpoint_failing_message_after_message_is_disabled(
+        self, settings_for: SettingsFor, receiver: WebhookReceiver
+    ) -> None:
+        async with serving(create_app(settings_for(webhook_disable_after=2))) as client:
+            hook = await subscribe(client, receiver)
+            receiver.default_status = 503
+            await client.post(
+                "/internal/events", json=batch(ticket_event(), ticket_event()), headers=SERVICE
+            )
+            dispatcher = dispatcher_of(client)
+            dispatcher.clock = clock = Clock()
+
+            for _ in range(12):  # more rounds than the schedule has steps
+                await dispatcher.run_once()
+                clock.advance(hours=13)
+
+            fetched = (await client.get(f"/v1/webhooks/{hook['id']}", headers=ADMIN)).json()
+            failed = await client.get(
+                f"/v1/webhooks/{hook['id']}/deliveries?status=failed", headers=ADMIN
+            )
+
+        assert len(receiver.received) == 2 * 8  # the immediate attempt and seven retries each
+        assert fetched["enabled"] is False
+        assert "2 messages in a row" in fetched["disabled_reason"]
+        assert len(failed.json()["items"]) == 2
+
+    async def test_during_a_rotation_both_secrets_verify(
+        self, client: httpx.AsyncClient, receiver: WebhookReceiver
+    ) -> None:
+        hook = await subscribe(client, receiver)
+        rotated = await client.post(f"/v1/webhooks/{hook['id']}/rotate-secret", headers=ADMIN)
+        await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
+
+        await dispatcher_of(client).run_once()
+
+        (received,) = receiver.received
+        Webhook(hook["secret"]).verify(received.body, received.headers)
+        Webhook(rotated.json()["secret"]).verify(received.body, received.headers)
+        assert len(received.headers["webhook-signature"].split()) == 2
+
+    async def test_a_manual_retry_sends_again(
+        self, client: httpx.AsyncClient, receiver: WebhookReceiver
+    ) -> None:
+        hook = await subscribe(client, receiver)
+        queued = await client.post(f"/v1/webhooks/{hook['id']}/test", headers=ADMIN)
+        await dispatcher_of(client).run_once()
+
+        retried = await client.post(f"/v1/deliveries/{queued.json()['id']}/retry", headers=ADMIN)
+        await dispatcher_of(client).run_once()
+
+        assert retried.status_code == 202
+        assert [item.event["type"] for item in receiver.received] == ["webhook.test"] * 2
+        assert all(item.verified for item in receiver.received)
