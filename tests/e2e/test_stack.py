@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from deskside_kit.devstack import GATEWAY, SERVICES, Stack
-from tests.conftest import DatabaseUrlFor
-from tests.support.servers import free_ports, port_is_free
-from tests.support.tokens import TEST_JWT_SECRET, bearer
+from deskside_kit.devstack import Stack
+from tests.support.tokens import bearer
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-async def stack(
-    backend: str, database_url_for: DatabaseUrlFor, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    ports = dict(zip([p.name for p in (*SERVICES, GATEWAY)], free_ports(4), strict=True))
-    environment = {
-        "DESKSIDE_ENV": "test",
-        "DESKSIDE_VAR_DIR": str(tmp_path / "var"),
-        "DESKSIDE_JWT_SECRET": TEST_JWT_SECRET,
-    }
-    if backend == "postgresql":
-        for part in SERVICES:
-            name = f"DESKSIDE_{part.name.upper()}_DATABASE_URL"
-            environment[name] = await database_url_for(part.name)
-    running = Stack(ports=ports, env=environment, log_dir=tmp_path / "logs")
-    await asyncio.to_thread(running.start)
-    try:
-        yield running
-    finally:
-        await asyncio.to_thread(running.stop)
-    assert all(port_is_free(port) for port in ports.values()), "a process still holds a port"
 
 
 async def test_the_thin_slice_through_the_gateway(stack: Stack, tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ async def client(
         var_dir=tmp_path,
         database_url=await database_url_for("inventory"),
         jwt_secret=TEST_JWT_SECRET,
+        # Outbox rows stay put for the tests to read; the relay has tests of its own.
+        relay_enabled=False,
     )
     async with serving(create_app(settings)) as client:
         yield client

@@ -217,6 +217,7 @@ class TestStarterCatalog:
             var_dir=tmp_path,
             database_url=await database_url_for("inventory"),
             jwt_secret=TEST_JWT_SECRET,
+            relay_enabled=False,
         )
         async with serving(create_app(settings)) as client:
             listed = (await client.get("/v1/technologies", headers=ALICE)).json()

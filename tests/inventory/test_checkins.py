@@ -56,6 +56,7 @@ async def client(
         database_url=await database_url_for("inventory"),
         jwt_secret=TEST_JWT_SECRET,
         checkin_secrets={"mdm": SECRET},
+        relay_enabled=False,
     )
     app = create_app(settings)
     async with serving(app) as client:

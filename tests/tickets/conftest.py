@@ -39,6 +39,8 @@ async def settings(database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsS
         # Nothing listens there: tests that need inventory start one (see `inventory`).
         inventory_url=unused_url(),
         inventory_timeout=0.5,
+        # Outbox rows stay put for the tests to read; the relay has tests of its own.
+        relay_enabled=False,
     )
 
 
@@ -60,6 +62,7 @@ async def inventory(
             database_url=await database_url_for("inventory"),
             jwt_secret=TEST_JWT_SECRET,
             service_token=SERVICE_TOKEN,
+            relay_enabled=False,
         )
     )
     async with serving_over_http(app) as url:

@@ -7,10 +7,10 @@ from typing import ClassVar
 from pydantic import AnyHttpUrl, Field
 from pydantic_settings import SettingsConfigDict
 
-from deskside_kit.settings import ServiceSettings
+from deskside_kit.settings import RelaySettings, ServiceSettings
 
 
-class TicketsSettings(ServiceSettings):
+class TicketsSettings(ServiceSettings, RelaySettings):
     model_config = SettingsConfigDict(
         env_prefix="DESKSIDE_TICKETS_", extra="ignore", frozen=True, validate_by_name=True
     )

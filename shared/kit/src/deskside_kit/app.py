@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Problem
 from deskside_kit.auth import TokenVerifier
+from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, create_engine
 from deskside_kit.health import health_router
 from deskside_kit.migrations import upgrade_database
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
 from deskside_kit.problems import install_problem_handlers
-from deskside_kit.settings import ServiceSettings
+from deskside_kit.relay import OutboxRelay
+from deskside_kit.settings import RelaySettings, ServiceSettings
+
+logger = logging.getLogger("deskside.app")
 
 Resources = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -60,11 +66,11 @@ def create_service_app(
             )
             app.state.service_token = settings.resolved_service_token()
             app.state.started_at = time.time()
-            if resources is None:
+            async with AsyncExitStack() as running:
+                await running.enter_async_context(_outbox_relay(app, settings))
+                if resources is not None:
+                    await running.enter_async_context(resources(app))
                 yield
-            else:
-                async with resources(app):
-                    yield
         finally:
             await engine.dispose()
 
@@ -85,6 +91,33 @@ def create_service_app(
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     _describe_problems_in_openapi(app)
     return app
+
+
+@asynccontextmanager
+async def _outbox_relay(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[None]:
+    """Relay the outbox to notify for the app's lifetime, when the service produces events."""
+    if not isinstance(settings, RelaySettings) or not settings.relay_enabled:
+        yield
+        return
+    service_token: str | None = app.state.service_token
+    if service_token is None:
+        logger.warning(
+            "no service token: events stay in the outbox until DESKSIDE_SERVICE_TOKEN is set"
+        )
+        yield
+        return
+    # Its own client: no proxy from the environment between two services of one stack.
+    async with httpx.AsyncClient(trust_env=False) as client:
+        relay = OutboxRelay(
+            app.state.sessions,
+            client,
+            str(settings.notify_url),
+            service_token,
+            registry=app.state.metrics.registry,
+        )
+        app.state.outbox_relay = relay
+        async with periodically("outbox-relay", settings.relay_interval, relay.run_once):
+            yield
 
 
 def _describe_problems_in_openapi(app: FastAPI) -> None:

@@ -44,6 +44,13 @@ READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 25.0
 
 
+def _part(name: str) -> Part:
+    for part in (*SERVICES, GATEWAY):
+        if part.name == name:
+            return part
+    raise ValueError(f"no part of the stack is called {name!r}")
+
+
 class StackError(RuntimeError):
     """A part of the stack did not start."""
 
@@ -82,7 +89,14 @@ class Stack:
         environment = {**os.environ, **self.env}
         for part in SERVICES:
             environment.setdefault(f"DESKSIDE_GATEWAY_{part.name.upper()}_URL", self.url(part))
-        environment.setdefault("DESKSIDE_TICKETS_INVENTORY_URL", self.url(SERVICES[1]))
+        environment.setdefault("DESKSIDE_TICKETS_INVENTORY_URL", self.url(_part("inventory")))
+        for producer in ("TICKETS", "INVENTORY"):
+            environment.setdefault(f"DESKSIDE_{producer}_NOTIFY_URL", self.url(_part("notify")))
+        if environment.get("DESKSIDE_ENV", "development") != "production":
+            # Webhook receivers on this machine are what a developer tries first;
+            # production refuses both, so they are never slipped in there.
+            environment.setdefault("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_HTTP", "true")
+            environment.setdefault("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE", "true")
         return environment
 
     def start(self) -> None:
@@ -131,6 +145,31 @@ class Stack:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         raise StackError(f"{part.name} was not ready after {READY_TIMEOUT_SECONDS:.0f} s")
+
+    def stop_part(self, name: str) -> None:
+        """Stop one process gracefully (SIGKILL if it will not), leaving the others running."""
+        process = self.processes.pop(_part(name).name, None)
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start_part(self, name: str) -> None:
+        """Start one process again, with the stack's environment, and wait until it is ready."""
+        part = _part(name)
+        if name in self.processes and self.processes[name].poll() is None:
+            raise StackError(f"{name} is already running")
+        self._spawn(part, self._environment())
+        try:
+            self._wait_ready(part)
+        except BaseException:
+            self.stop_part(name)
+            raise
 
     def stop(self) -> None:
         """SIGTERM every process (gateway first), then wait; SIGKILL what will not stop."""

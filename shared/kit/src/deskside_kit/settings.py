@@ -12,7 +12,14 @@ import secrets
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -133,6 +140,25 @@ class ServiceSettings(StackSettings):
         if self.env == "production":
             return None  # service calls stay off until one is configured
         return load_or_create_secret(self.var_dir / "service-token")
+
+
+class RelaySettings(BaseSettings):
+    """Settings of a service whose outbox a relay sends on to notify; mixed into its class.
+
+    The fields take the service's prefix: `DESKSIDE_TICKETS_NOTIFY_URL`.
+    """
+
+    notify_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8003"),
+        description="Where the outbox relay posts events (notify's `/internal/events`).",
+    )
+    relay_enabled: bool = Field(
+        default=True,
+        description="Run the outbox relay in this process; off only for tests and tools.",
+    )
+    relay_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between looks at the outbox for new events."
+    )
 
 
 def load_or_create_secret(path: Path) -> str:

@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("integration", "webhook_id", name="uq_inbound_messages_webhook"),
         sa.UniqueConstraint("message_id", name="uq_inbound_messages_message_id"),
     )
-    op.create_index(
-        "ix_inbound_messages_due", "inbound_messages", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_inbound_messages_due", "inbound_messages", ["status", "next_attempt_at"])
     op.create_index("ix_inbound_messages_ticket_id", "inbound_messages", ["ticket_id"])
     op.create_table(
         "alert_tickets",
@@ -59,9 +57,7 @@ def upgrade() -> None:
         sa.Column("last_seen_at", UtcDateTime(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
     )
-    op.create_index(
-        "ix_alert_tickets_fingerprint", "alert_tickets", ["integration", "fingerprint"]
-    )
+    op.create_index("ix_alert_tickets_fingerprint", "alert_tickets", ["integration", "fingerprint"])
 
 
 def downgrade() -> None:
