@@ -4,6 +4,10 @@ Groups for the three tiers, agents with the technologies they are trained
 on, an extra SLA policy, and a few hundred tickets across consumer devices
 and cloud services in every state: replied to, helped by phone or remote
 session, escalated to tier 2 or to the vendor, resolved, rated, closed.
+Inventory too: every employee's own devices (some out of compliance), the
+consumer services they declared (some refused, some waiting for an agent),
+and check-ins from the demo device-management integration that reveal apps
+nobody declared: shadow IT for the adoption report to find.
 Everything goes through the gateway as real users would, so events, history
 and SLA clocks are all real. Running it again adds another batch of tickets.
 """
@@ -11,14 +15,25 @@ and SLA clocks are all real. Running it again adds another batch of tickets.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import sys
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from standardwebhooks.webhooks import Webhook
 
-from deskside_kit.settings import ServiceSettings, load_settings
+from deskside_kit.ids import new_id
+from deskside_kit.settings import (
+    DEMO_CHECKIN_INTEGRATION,
+    ServiceSettings,
+    demo_checkin_secret,
+    load_settings,
+)
 from deskside_kit.tokens import mint_token
 
 # (key in the starter catalog, a name people use, the vendor, typical problems)
@@ -78,6 +93,36 @@ AGENTS = [
     ("grace", "Grace Liu", 3, ["outlook-com", "onedrive", "gmail", "google-drive"]),
 ]
 GROUPS = [("Service desk", 1, True), ("Device specialists", 2, False), ("Platform", 3, False)]
+DEPARTMENTS = ["sales", "engineering", "finance", "marketing", "operations"]
+# (platform key, model, OS versions people run: the first ones are below the catalog's minimum)
+PLATFORMS = [
+    ("ios", "iPhone 15", ["16.7", "17.5", "18.1", "18.1"]),
+    ("ipados", "iPad Air", ["16.2", "17.6", "18.0"]),
+    ("android", "Pixel 8", ["12", "14", "15"]),
+    ("macos", "MacBook Air", ["13.6", "14.6", "15.1"]),
+    ("windows", "Surface Laptop", ["10.0.19044", "10.0.22631"]),
+]
+# Services people declare for work, with the data they put there.
+DECLARED = [
+    ("dropbox", "Sharing files with customers"),
+    ("google-drive", "Shared project documents"),
+    ("onedrive", "Work files"),
+    ("gmail", "A customer insists on Gmail"),
+    ("evernote", "Meeting notes"),
+    ("slack", "A partner's workspace"),
+    ("zoom", "Customer calls"),
+    ("wetransfer", "Sending large videos"),
+    ("whatsapp", "Field team chat"),
+]
+# Apps the demo device management finds on work profiles; some nobody declared.
+DISCOVERED_APPS = [
+    ("com.whatsapp", "WhatsApp"),
+    ("com.dropbox.android", "Dropbox"),
+    ("org.telegram.messenger", "Telegram"),
+    ("com.evernote", "Evernote"),
+    ("us.zoom.videomeetings", "Zoom"),
+    ("com.microsoft.teams", "Teams"),
+]
 
 
 @dataclass
@@ -85,9 +130,16 @@ class Desk:
     http: httpx.Client
     secret: str
 
-    def as_(self, sub: str, role: str, name: str | None = None) -> dict[str, str]:
+    def as_(
+        self, sub: str, role: str, name: str | None = None, department: str | None = None
+    ) -> dict[str, str]:
         token = mint_token(
-            self.secret, sub=sub, roles=[role], email=f"{sub}@example.com", name=name
+            self.secret,
+            sub=sub,
+            roles=[role],
+            email=f"{sub}@example.com",
+            name=name,
+            department=department,
         )
         return {"Authorization": f"Bearer {token}"}
 
@@ -238,6 +290,90 @@ def seed(desk: Desk, tickets: int, rng: random.Random) -> None:
             print(f"  {number + 1} tickets", flush=True)
 
 
+def seed_inventory(desk: Desk, rng: random.Random, checkin_secret: str | None) -> None:
+    """Devices, declared accounts and check-ins for every employee."""
+    agent = desk.as_("agnes", "agent", "Agnes Mwangi")
+    for number, (sub, person) in enumerate(PEOPLE):
+        department = DEPARTMENTS[number % len(DEPARTMENTS)]
+        employee = desk.as_(sub, "requester", person, department)
+        for _ in range(rng.choice([1, 1, 2])):
+            platform, model, versions = rng.choice(PLATFORMS)
+            desk.call(
+                "POST",
+                "/v1/devices",
+                employee,
+                json={
+                    "ownership": "personal",
+                    "technology": platform,
+                    "model": model,
+                    "name": f"{person.split()[0]}'s {model}",
+                    "os_version": rng.choice(versions),
+                    "encrypted": rng.random() > 0.1,
+                    "passcode_set": rng.random() > 0.15,
+                },
+            )
+        for technology, purpose in rng.sample(DECLARED, rng.randint(1, 3)):
+            account = desk.call(
+                "POST",
+                "/v1/accounts",
+                employee,
+                json={
+                    "technology": technology,
+                    "identifier": f"{sub}@example.com",
+                    "purpose": purpose,
+                    "data_classification": rng.choice(
+                        ["public", "internal", "internal", "confidential", "restricted"]
+                    ),
+                },
+            )
+            if account["status"] == "requested" and rng.random() < 0.5:
+                decision = rng.choice(["approve", "approve", "reject"])
+                desk.call(
+                    "POST",
+                    f"/v1/accounts/{account['id']}/{decision}",
+                    agent,
+                    json={"note": "Checked against the data classification rules."},
+                )
+        if checkin_secret is not None and rng.random() < 0.6:
+            _check_in(desk, rng, checkin_secret, sub, person)
+
+
+def _check_in(desk: Desk, rng: random.Random, secret: str, sub: str, person: str) -> None:
+    """A signed snapshot of the person's company-managed phone, as device management sends it."""
+    apps = rng.sample(DISCOVERED_APPS, rng.randint(1, 3))
+    body = json.dumps(
+        {
+            "external_id": f"demo-{sub}",
+            "owner_email": f"{sub}@example.com",
+            "owner_id": sub,
+            "ownership": "corporate",
+            "platform": "android",
+            "model": "Galaxy S24",
+            "os_version": rng.choice(["13", "14", "15"]),
+            "encrypted": True,
+            "passcode_set": True,
+            "apps": [{"identifier": key, "name": name} for key, name in apps],
+        }
+    ).encode()
+    webhook_id = new_id("msg")
+    timestamp = int(time.time())
+    signature = Webhook(secret).sign(
+        webhook_id, datetime.fromtimestamp(timestamp, UTC), body.decode()
+    )
+    response = desk.http.post(
+        "/v1/inbound/checkins",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature,
+        },
+    )
+    if response.status_code >= 400:
+        raise SystemExit(f"check-in of {person}'s phone failed: {response.text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fill a running Deskside with a realistic desk.")
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway")
@@ -256,8 +392,23 @@ def main() -> None:
             sys.exit(f"No Deskside answers at {arguments.url}: start it with `make run` first.")
         print(f"Seeding {arguments.tickets} tickets into {arguments.url} ...", flush=True)
         rng = random.Random(arguments.seed)  # noqa: S311  (demo data, not secrets)
-        seed(Desk(http, secret), arguments.tickets, rng)
-    print("Done: try GET /v1/tickets, /v1/reports/tickets/summary and /v1/reports/tickets/skills.")
+        desk = Desk(http, secret)
+        seed(desk, arguments.tickets, rng)
+        print(f"Seeding devices and accounts of {len(PEOPLE)} employees ...", flush=True)
+        seed_inventory(desk, rng, _checkin_secret(settings))
+    print(
+        "Done: try GET /v1/tickets, /v1/reports/tickets/summary, /v1/reports/tickets/skills "
+        "and /v1/reports/adoption."
+    )
+
+
+def _checkin_secret(settings: ServiceSettings) -> str | None:
+    """The demo integration's secret, where the stack trusts it (`make run` does)."""
+    configured = os.environ.get("DESKSIDE_INVENTORY_CHECKIN_SECRETS")
+    if configured:
+        secret = json.loads(configured).get(DEMO_CHECKIN_INTEGRATION)
+        return str(secret) if secret else None
+    return demo_checkin_secret(settings.var_dir) if settings.env == "development" else None
 
 
 if __name__ == "__main__":

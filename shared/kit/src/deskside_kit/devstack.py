@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from deskside_kit.settings import ServiceSettings, load_settings
+from deskside_kit.settings import (
+    DEMO_CHECKIN_INTEGRATION,
+    ServiceSettings,
+    demo_checkin_secret,
+    load_settings,
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,13 @@ class Stack:
             # production refuses both, so they are never slipped in there.
             environment.setdefault("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_HTTP", "true")
             environment.setdefault("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE", "true")
+        if environment.get("DESKSIDE_ENV", "development") == "development":
+            # A device-management integration to try check-ins with (`make seed` posts some).
+            var_dir = Path(environment.get("DESKSIDE_VAR_DIR", "var"))
+            environment.setdefault(
+                "DESKSIDE_INVENTORY_CHECKIN_SECRETS",
+                json.dumps({DEMO_CHECKIN_INTEGRATION: demo_checkin_secret(var_dir)}),
+            )
         return environment
 
     def start(self) -> None:

@@ -8,6 +8,8 @@ key, the environment, the `var/` folder) have one global name instead
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
@@ -209,3 +211,14 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         raise SettingsError(
             f"Deskside {settings_class.service_name}: invalid configuration\n" + "\n".join(lines)
         ) from None
+
+
+# The device-management integration of the embedded development stack, whose check-ins
+# `make seed` signs: the secret is derived from a random key kept in `var/`.
+DEMO_CHECKIN_INTEGRATION = "demo-mdm"
+
+
+def demo_checkin_secret(var_dir: Path) -> str:
+    """The `whsec_…` secret of the development stack's demo device-management integration."""
+    key = load_or_create_secret(var_dir / "demo-mdm-secret")
+    return "whsec_" + base64.b64encode(hashlib.sha256(key.encode()).digest()).decode()
