@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import select
+from standardwebhooks.webhooks import Webhook
 
 from deskside_inventory.app import create_app as create_inventory_app
 from deskside_inventory.config import InventorySettings
@@ -26,6 +29,9 @@ AGENT = bearer("agnes", "agent", email="agnes@example.com", name="Agnes Agent")
 ADMIN = bearer("root", "admin")
 PROBLEM = "application/problem+json"
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
+# Standard Webhooks secrets of the inbound integrations: a mail gateway and monitoring.
+MAILER_SECRET = "whsec_" + base64.b64encode(b"mail-integration-secret-01234567").decode()
+MONITOR_SECRET = "whsec_" + base64.b64encode(b"monitoring-secret-0123456789abcd").decode()
 
 
 @pytest.fixture
@@ -41,6 +47,7 @@ async def settings(database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsS
         inventory_timeout=0.5,
         # Outbox rows stay put for the tests to read; the relay has tests of its own.
         relay_enabled=False,
+        inbound_secrets={"mailer": MAILER_SECRET, "monitor": MONITOR_SECRET},
     )
 
 
@@ -99,3 +106,22 @@ async def outbox_events(client: httpx.AsyncClient) -> list[OutboxEvent]:
     async with app_sessions(client).reading() as session:
         rows = await session.exec(select(OutboxEvent).order_by(OutboxEvent.sequence))  # type: ignore[arg-type]
         return list(rows.all())
+
+
+def signed(
+    body: bytes,
+    webhook_id: str,
+    *,
+    secret: str = MAILER_SECRET,
+    content_type: str = "application/json",
+    at: datetime | None = None,
+) -> dict[str, str]:
+    """Headers of an inbound request signed the Standard Webhooks way."""
+    timestamp = at or datetime.now(UTC)
+    signature = Webhook(secret).sign(webhook_id, timestamp, body.decode())
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signature,
+        "content-type": content_type,
+    }

@@ -27,11 +27,12 @@ Alice's and makes what the route needs (an interaction, an escalation, a
 watcher, a resolved ticket for `close`, `reopen` and `satisfaction`, an SLA
 policy, a group or an agent) so that the call is valid for an authorised caller
 and the only thing that varies is who calls. One test per route, not per cell,
-keeps the app and database set-up to 43 x 2 backends.
+keeps the app and database set-up to 47 x 2 backends.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,16 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
 from tests.support.tokens import bearer
-from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, open_ticket
+from tests.tickets.conftest import (
+    ADMIN,
+    AGENT,
+    ALICE,
+    BOB,
+    MAILER_SECRET,
+    MONITOR_SECRET,
+    open_ticket,
+    signed,
+)
 
 CALLERS: dict[str, dict[str, str]] = {
     "own": ALICE,
@@ -122,6 +132,11 @@ MATRIX = [
     R("GET /v1/reports/tickets/productivity",                         403, 403, 200, 200, 403, 401),
     R("GET /v1/reports/tickets/summary",                              403, 403, 200, 200, 403, 401),
     R("GET /v1/reports/tickets/skills",                               403, 403, 200, 200, 403, 401),
+    # Inbound hooks take a Standard Webhooks signature, never a bearer token (see INBOUND).
+    R("POST /v1/inbound/email",                                       401, 401, 401, 401, 401, 401),
+    R("POST /v1/inbound/alerts",                                      401, 401, 401, 401, 401, 401),
+    R("GET /v1/inbound/email/{inbound_id}",                           403, 403, 200, 200, 403, 401),
+    R("GET /v1/inbound/alerts/{inbound_id}",                          403, 403, 200, 200, 403, 401),
 ]
 # fmt: on
 
@@ -155,7 +170,17 @@ BODIES: dict[str, Any] = {
     "PATCH /v1/sla-policies/{policy_id}": {"name": "Platinum"},
     "PUT /v1/agents/{agent_id}": {"name": "Ann Agent", "tier": 2},
     "PATCH /v1/groups/{group_id}": {"name": "Networks"},
+    "POST /v1/inbound/email": {
+        "from": "alice@example.com",
+        "subject": "Printer",
+        "text": "It jams.",
+        "message_id": "<printer@example.com>",
+    },
+    "POST /v1/inbound/alerts": {"fingerprint": "disk-full", "title": "Disk full"},
 }
+# Hooks authenticated by a Standard Webhooks signature alone, like inventory's check-ins:
+# every token gets 401 there, and the row's test also checks a signed call is accepted.
+INBOUND = frozenset({"POST /v1/inbound/email", "POST /v1/inbound/alerts"})
 
 
 class AuthorizationGap(AssertionError):
@@ -210,11 +235,29 @@ async def arrange(client: httpx.AsyncClient, row: Row) -> tuple[str, Any]:
             body = group
         else:
             params["group_id"] = (await _made(client, "POST", "/v1/groups", group))["id"]
+    elif row.path.startswith("/v1/inbound/") and row.method == "GET":
+        kind = row.path.split("/")[3]
+        stored = BODIES[f"POST /v1/inbound/{kind}"]
+        made = await _signed_post(client, f"/v1/inbound/{kind}", stored)
+        params["inbound_id"] = made["id"]
     elif row.path == "/v1/agents/{agent_id}":
         params["agent_id"] = agent = _unique("agent").replace(" ", "-")
         if row.method == "GET":  # PUT makes a new one
             await _made(client, "PUT", f"/v1/agents/{agent}", {"name": "Ann Agent"})
     return row.path.format(**params), body
+
+
+async def _signed_post(client: httpx.AsyncClient, path: str, body: Any) -> Any:
+    # A fresh Message-ID each time, so each arrangement stores a message of its own.
+    if "message_id" in body:
+        body = {**body, "message_id": f"<{uuid.uuid4().hex}@example.com>"}
+    raw = json.dumps(body).encode()
+    secret = MAILER_SECRET if path.endswith("/email") else MONITOR_SECRET
+    response = await client.post(
+        path, content=raw, headers=signed(raw, uuid.uuid4().hex, secret=secret)
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
 
 
 def _comparable(response: httpx.Response, ref: str) -> dict[str, Any]:
@@ -249,7 +292,7 @@ async def test_every_route_is_in_the_matrix(settings: TicketsSettings) -> None:
     served = {
         f"{method} {context.path}"
         for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, APIRoute) and context.path.startswith("/v1")
+        if isinstance(context.original_route, APIRoute) and (context.path or "").startswith("/v1")
         for method in context.methods or ()
     }
     listed = [row.route for row in MATRIX]
@@ -287,3 +330,7 @@ async def test_each_caller_gets_the_status_of_its_cell(client: httpx.AsyncClient
     assert {c: w for c, w in wrong.items() if (row.route, c) not in GAPS} == {}, row.route
     if wrong:
         raise AuthorizationGap(f"{row.route}: {wrong}")
+    if row.route in INBOUND:
+        # Refused to every token alike, yet open to the signature: the row tests both.
+        made = await _signed_post(client, row.path, BODIES[row.route])
+        assert made["duplicate"] is False

@@ -60,6 +60,26 @@ class TestAgentsAndGroups:
         )
         assert stale.status_code == 412
 
+    async def test_a_groups_shared_mailbox_is_set_changed_and_removed(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        desk = await group(client, "Service desk", 1, email="desk@example.com")
+        assert desk["email"] == "desk@example.com"
+        path = f"/v1/groups/{desk['id']}"
+        renamed = await client.patch(
+            path, json={"name": "The desk"}, headers={**ADMIN, "If-Match": '"1"'}
+        )
+        assert renamed.json()["email"] == "desk@example.com"  # absent: left as it was
+        removed = await client.patch(
+            path, json={"email": None}, headers={**ADMIN, "If-Match": '"2"'}
+        )
+        assert removed.status_code == 200, removed.text
+        assert (await client.get(path, headers=AGENT)).json()["email"] is None
+        bad = await client.post(
+            "/v1/groups", json={"name": "Nets", "email": "not an address"}, headers=ADMIN
+        )
+        assert bad.status_code == 422
+
     async def test_unknown_groups_are_named(self, client: httpx.AsyncClient) -> None:
         response = await client.put(
             "/v1/agents/agnes", json={"name": "Agnes", "groups": ["grp_nope"]}, headers=ADMIN

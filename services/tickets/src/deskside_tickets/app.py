@@ -12,12 +12,15 @@ from deskside_kit.app import create_service_app
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
+from deskside_kit.webhooks import WebhookVerifier
 from deskside_tickets.config import TicketsSettings
+from deskside_tickets.inbound import InboundProcessor
 from deskside_tickets.policies import SlaPolicyService
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.router import (
     agents_router,
     groups_router,
+    inbound_router,
     policies_router,
     reports_router,
     router,
@@ -52,8 +55,18 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             async with app.state.sessions.write_transaction() as session:
                 await SlaPolicyService(TicketRepository(session)).ensure_default()
 
-            async with periodically(
-                "tickets-housekeeping", settings.housekeeping_interval, housekeeping
+            app.state.inbound_verifier = WebhookVerifier(
+                {
+                    name: secret.get_secret_value()
+                    for name, secret in settings.inbound_secrets.items()
+                }
+            )
+            inbound = InboundProcessor(app.state.sessions, settings)
+            app.state.inbound_processor = inbound
+
+            async with (
+                periodically("tickets-housekeeping", settings.housekeeping_interval, housekeeping),
+                periodically("tickets-inbound", settings.inbound_interval, inbound.run_once),
             ):
                 yield
 
@@ -61,7 +74,14 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         settings,
         title="Deskside tickets",
         description="Tickets, their lifecycle and the help given.",
-        routers=[router, policies_router, agents_router, groups_router, reports_router],
+        routers=[
+            router,
+            policies_router,
+            agents_router,
+            groups_router,
+            reports_router,
+            inbound_router,
+        ],
         migrations="deskside_tickets:migrations",
         resources=resources,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AnyHttpUrl, Field
+from pydantic import AnyHttpUrl, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from deskside_kit.settings import RelaySettings, ServiceSettings
@@ -42,4 +42,23 @@ class TicketsSettings(ServiceSettings, RelaySettings):
         default=30.0,
         gt=0,
         description="Seconds between runs of the background jobs (auto-close, enrichment).",
+    )
+    inbound_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Standard Webhooks secrets of the mail and monitoring integrations, as JSON: "
+        '`{"mailgun": "whsec_...", "alertmanager": "whsec_..."}`. Inbound email and alerts '
+        "signed with none of them are refused.",
+    )
+    inbound_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest inbound email or alert batch accepted, in bytes (413 above).",
+    )
+    inbound_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between runs of the inbound processor."
+    )
+    inbound_process_at_once: bool = Field(
+        default=True,
+        description="Also process an inbound message right after it is stored, not only on "
+        "the processor's next round.",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,7 +10,9 @@ from fastapi import Depends, Request
 from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
+from deskside_kit.webhooks import VerifiedWebhook, WebhookVerifier
 from deskside_tickets.config import TicketsSettings
+from deskside_tickets.inbound import InboundService, PayloadTooLarge
 from deskside_tickets.people import PeopleService
 from deskside_tickets.policies import SlaPolicyService
 from deskside_tickets.reports import ReportService
@@ -51,6 +54,50 @@ def _report_service(session: Session) -> ReportService:
 
 
 Reports = Annotated[ReportService, Depends(_report_service)]
+
+
+def _inbound_service(session: Session) -> InboundService:
+    return InboundService(TicketRepository(session))
+
+
+Inbound = Annotated[InboundService, Depends(_inbound_service)]
+
+
+@dataclass(frozen=True)
+class SignedBody:
+    """An inbound request's raw body and the integration whose secret signed it."""
+
+    webhook: VerifiedWebhook
+    content_type: str
+    body: bytes
+
+
+async def _signed_body(request: Request, settings: Settings) -> SignedBody:
+    # Read with a cap before anything else: a huge body is refused without being
+    # held in memory. Then verified before it is parsed, so an unsigned request
+    # learns nothing about what a valid one looks like.
+    limit = settings.inbound_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Inbound messages are limited to {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Inbound messages are limited to {limit} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    verifier: WebhookVerifier = request.app.state.inbound_verifier
+    return SignedBody(
+        webhook=verifier.verify(body, request.headers),
+        content_type=request.headers.get("content-type", ""),
+        body=body,
+    )
+
+
+# Inbound email and alerts authenticate by signature alone, like device check-ins.
+Signed = Annotated[SignedBody, Depends(_signed_body)]
 
 # The desk itself: agents and admins.
 Staff = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.ADMIN))]

@@ -17,11 +17,13 @@ from deskside_kit.database import UtcDateTime
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import (
     Agent,
+    AlertTicket,
     Comment,
     Escalation,
     Evidence,
     Group,
     GroupMember,
+    InboundMessage,
     Interaction,
     ReferenceCounter,
     SlaPolicy,
@@ -422,3 +424,83 @@ class TicketRepository:
         return [
             (str(vendor), created_at) for vendor, created_at in (await self.session.exec(statement))
         ]
+
+    # --- inbound email and alerts -------------------------------------------------
+
+    async def inbound(self, inbound_id: str) -> InboundMessage | None:
+        return await self.session.get(InboundMessage, inbound_id)
+
+    async def inbound_seen(
+        self, integration: str, webhook_id: str, message_id: str | None
+    ) -> InboundMessage | None:
+        """The stored message this one repeats: same webhook-id, or the same mail again."""
+        same_delivery = (col(InboundMessage.integration) == integration) & (
+            col(InboundMessage.webhook_id) == webhook_id
+        )
+        condition = (
+            or_(same_delivery, col(InboundMessage.message_id) == message_id)
+            if message_id is not None
+            else same_delivery
+        )
+        statement = select(InboundMessage).where(condition).limit(1)
+        return (await self.session.exec(statement)).first()
+
+    async def claim_inbound(self, now: datetime) -> InboundMessage | None:
+        """The oldest message due for processing, locked until commit; replicas skip it."""
+        statement = (
+            select(InboundMessage)
+            .where(
+                col(InboundMessage.status) == "pending",
+                col(InboundMessage.next_attempt_at) <= now,
+            )
+            .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.exec(statement)).first()
+
+    async def ticket_of_mail(self, message_ids: Sequence[str]) -> str | None:
+        """The ticket an earlier inbound mail with one of these Message-IDs opened or joined."""
+        if not message_ids:
+            return None
+        statement = (
+            select(InboundMessage.ticket_id)
+            .where(
+                col(InboundMessage.message_id).in_(message_ids),
+                col(InboundMessage.ticket_id).is_not(None),
+            )
+            .limit(1)
+        )
+        return (await self.session.exec(statement)).first()
+
+    async def agent_by_email(self, email: str) -> Agent | None:
+        statement = select(Agent).where(func.lower(col(Agent.email)) == email.lower()).limit(1)
+        return (await self.session.exec(statement)).first()
+
+    async def requester_id_for_email(self, email: str) -> str | None:
+        """Whom the latest ticket with this requester address was for."""
+        statement = (
+            select(Ticket.requester_id)
+            .where(func.lower(col(Ticket.requester_email)) == email.lower())
+            .order_by(col(Ticket.created_at).desc())
+            .limit(1)
+        )
+        return (await self.session.exec(statement)).first()
+
+    async def open_alert_ticket(
+        self, integration: str, fingerprint: str
+    ) -> tuple[AlertTicket, Ticket] | None:
+        """The ticket this alert fires into while it is neither resolved nor closed."""
+        statement = (
+            select(AlertTicket, Ticket)
+            .join(Ticket, col(Ticket.id) == col(AlertTicket.ticket_id))
+            .where(
+                col(AlertTicket.integration) == integration,
+                col(AlertTicket.fingerprint) == fingerprint,
+                col(Ticket.status).in_(OPEN_STATUSES),
+            )
+            .order_by(col(AlertTicket.created_at).desc())
+            .limit(1)
+        )
+        row = (await self.session.exec(statement)).first()
+        return (row[0], row[1]) if row is not None else None

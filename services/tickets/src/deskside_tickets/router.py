@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
@@ -21,6 +21,10 @@ from deskside_contracts.tickets import (
     GroupCreate,
     GroupRead,
     GroupUpdate,
+    InboundAccepted,
+    InboundEmail,
+    InboundRead,
+    InboundStatus,
     InteractionCreate,
     InteractionRead,
     InteractionUpdate,
@@ -55,13 +59,21 @@ from deskside_kit.idempotency import (
     IdempotencyKeyReused,
 )
 from deskside_kit.paging import PageParams
-from deskside_kit.problems import Conflict, Forbidden, Unprocessable, problem_responses
+from deskside_kit.problems import (
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    Unprocessable,
+    problem_responses,
+)
 from deskside_kit.versions import IfMatch, StaleVersion, etag
 from deskside_tickets.deps import (
     Admin,
+    Inbound,
     People,
     Policies,
     Reports,
+    Signed,
     Staff,
     Tickets,
     TicketUser,
@@ -74,6 +86,14 @@ from deskside_tickets.errors import (
     NotFoundOnTicket,
     SlaPolicyNotFound,
     TicketNotFound,
+)
+from deskside_tickets.inbound import (
+    ALERT,
+    EMAIL,
+    InboundNotFound,
+    InboundProcessor,
+    PayloadTooLarge,
+    UnsupportedMediaType,
 )
 from deskside_tickets.repository import TicketFilters
 
@@ -697,3 +717,94 @@ async def summary_report(
 )
 async def skills_report(_staff: Staff, people: People) -> list[SkillGap]:
     return await people.skill_gaps()
+
+
+inbound_router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+InboundId = Annotated[str, Path(max_length=40)]
+_INBOUND_PROBLEMS = problem_responses(
+    NotAuthenticated, PayloadTooLarge, UnsupportedMediaType, Unprocessable
+)
+_EMAIL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": InboundEmail.model_json_schema(by_alias=True)},
+        },
+    }
+}
+_ALERT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "description": "An Alertmanager webhook (version 4), or "
+                    "{fingerprint, title, description?, severity?, status?}.",
+                    "type": "object",
+                }
+            }
+        },
+    }
+}
+
+
+async def _accept(
+    request: Request,
+    background: BackgroundTasks,
+    accepted: InboundAccepted,
+) -> InboundAccepted:
+    if not accepted.duplicate and accepted.status is InboundStatus.PENDING:
+        settings = request.app.state.settings
+        if settings.inbound_process_at_once:
+            # After the response, so after the commit: the processor sees the row.
+            processor: InboundProcessor = request.app.state.inbound_processor
+            background.add_task(processor.run_soon)
+    return accepted
+
+
+@inbound_router.post(
+    "/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_INBOUND_PROBLEMS,
+    openapi_extra=_EMAIL_BODY,
+    summary="An email for the desk, signed the Standard Webhooks way",
+)
+async def receive_email(
+    request: Request, background: BackgroundTasks, signed: Signed, inbound: Inbound
+) -> InboundAccepted:
+    accepted = await inbound.receive(signed.webhook, EMAIL, signed.content_type, signed.body)
+    return await _accept(request, background, accepted)
+
+
+@inbound_router.post(
+    "/alerts",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_INBOUND_PROBLEMS,
+    openapi_extra=_ALERT_BODY,
+    summary="Alerts from monitoring, signed the Standard Webhooks way",
+)
+async def receive_alerts(
+    request: Request, background: BackgroundTasks, signed: Signed, inbound: Inbound
+) -> InboundAccepted:
+    accepted = await inbound.receive(signed.webhook, ALERT, signed.content_type, signed.body)
+    return await _accept(request, background, accepted)
+
+
+def _inbound_reader(path: str, kind: str, what: str) -> None:
+    @inbound_router.get(
+        f"/{path}/{{inbound_id}}",
+        responses=problem_responses(Forbidden, InboundNotFound),
+        summary=f"{what} and what came of it (agents)",
+        name=f"get_inbound_{path}",
+    )
+    async def read(inbound_id: InboundId, _staff: Staff, inbound: Inbound) -> InboundRead:
+        message = await inbound.get(inbound_id)
+        if message.kind != kind:
+            raise InboundNotFound(inbound_id)
+        return message
+
+
+# Under the paths that received them, so the gateway's table routes these too.
+_inbound_reader("email", EMAIL, "An inbound email's status")
+_inbound_reader("alerts", ALERT, "An inbound alert batch's status")

@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from deskside_contracts.common import RequestModel, ResponseModel, UtcDateTime
 from deskside_contracts.inventory import SupportTier
@@ -656,6 +656,106 @@ class SummaryReport(ResponseModel):
     median_first_response_minutes: float | None = None
     median_resolution_minutes: float | None = None
     open_vendor_escalations: list[VendorBacklog]
+
+
+# --- inbound email and alerts ---------------------------------------------------------
+
+
+class InboundEmail(RequestModel):
+    """An email as a mail integration parsed it; the raw message (`message/rfc822`) also works."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    from_name: str | None = Field(default=None, max_length=255)
+    to: list[str] = Field(default_factory=list, max_length=100)
+    subject: str = Field(default="", max_length=2000)
+    text: str = Field(default="", max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=5_000_000)
+    message_id: str = Field(min_length=1, max_length=998, description="The `Message-ID` header.")
+    in_reply_to: str | None = Field(default=None, max_length=998)
+    references: list[str] = Field(default_factory=list, max_length=200)
+    auto_submitted: str | None = Field(
+        default=None, max_length=100, description="The `Auto-Submitted` header, if any."
+    )
+    precedence: str | None = Field(
+        default=None, max_length=100, description="The `Precedence` header, if any."
+    )
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class SimpleAlert(RequestModel):
+    """One alert from a monitoring tool without an Alertmanager-style webhook."""
+
+    fingerprint: str = Field(min_length=1, max_length=255)
+    title: str = Field(min_length=1, max_length=2000)
+    description: str | None = Field(default=None, max_length=20_000)
+    severity: str | None = Field(default=None, max_length=50)
+    status: AlertStatus = AlertStatus.FIRING
+
+
+class AlertmanagerAlert(BaseModel):
+    """One alert of an Alertmanager webhook (version 4); fields it adds later are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    status: AlertStatus
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: str | None = Field(default=None, alias="startsAt")
+    ends_at: str | None = Field(default=None, alias="endsAt")
+    fingerprint: str = Field(min_length=1, max_length=255)
+    generator_url: str | None = Field(default=None, alias="generatorURL")
+
+
+class AlertmanagerWebhook(BaseModel):
+    """Alertmanager's webhook body, version 4."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: str = Field(pattern=r"^4$")
+    status: AlertStatus
+    alerts: list[AlertmanagerAlert] = Field(min_length=1, max_length=1000)
+    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
+    external_url: str | None = Field(default=None, alias="externalURL")
+
+
+class InboundStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+
+
+class InboundAccepted(ResponseModel):
+    """Stored; the tickets and comments follow shortly, in the background."""
+
+    id: str
+    status: InboundStatus
+    duplicate: bool = Field(description="Seen before (same webhook-id or Message-ID).")
+
+
+class InboundRead(ResponseModel):
+    """An inbound message and what came of it."""
+
+    id: str
+    kind: str = Field(description="`email` or `alert`.")
+    integration: str
+    status: InboundStatus
+    message_id: str | None = None
+    attempts: int
+    last_error: str | None = None
+    next_attempt_at: UtcDateTime
+    outcome: list[dict[str, str | int | None]] | None = Field(
+        default=None,
+        description="One entry per effect: `{action: created|commented|reopened|noted|ignored, "
+        "ticket_id, reference, reason}`.",
+    )
+    ticket_id: str | None = None
+    received_at: UtcDateTime
+    processed_at: UtcDateTime | None = None
 
 
 # TicketRead names models defined after it.
