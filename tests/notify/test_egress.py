@@ -6,8 +6,12 @@ target never reaches `connect_tcp`, so no private address is ever dialled.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import socket
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import httpcore
@@ -21,6 +25,7 @@ from deskside_notify.egress import (
     UnsafeDestination,
     WebhookSender,
     check_url,
+    is_forbidden_address,
     parse_host_address,
 )
 from tests.support.servers import serving_over_http
@@ -81,6 +86,7 @@ UNSAFE_URLS = [
     "https://[2002:7f00:1::]/",
     "https://[2002:c0a8:101::1]/",
     "https://[2001:db8::1]/",
+    "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
     "https://[fe80::1%25eth0]/",
     # names that mean this machine or the cloud's metadata service
     "https://localhost/",
@@ -126,6 +132,24 @@ def test_the_embedded_stack_may_allow_loopback_explicitly() -> None:
     check_url("http://127.0.0.1:9000/hooks", LOOPBACK_ALLOWED)
     with pytest.raises(UnsafeDestination):
         check_url("http://127.0.0.1:9000/hooks", EgressPolicy(allow_private=True))
+
+
+@pytest.mark.parametrize(
+    ("address", "forbidden"),
+    [
+        ("8.8.8.8", False),
+        ("::ffff:8.8.8.8", False),
+        ("64:ff9b::808:808", False),
+        ("2606:4700::6810:85e5", False),
+        ("::ffff:192.168.0.1", True),
+        ("64:ff9b::10.0.0.1", True),
+        ("2002:a00:1::", True),
+        ("100.100.100.100", True),
+        ("198.19.255.255", True),
+    ],
+)
+def test_embedded_addresses_are_judged_by_what_they_embed(address: str, forbidden: bool) -> None:
+    assert is_forbidden_address(ipaddress.ip_address(address)) is forbidden
 
 
 @pytest.mark.parametrize(
@@ -213,6 +237,7 @@ async def test_a_name_resolving_to_a_private_address_is_never_dialled(
         await sender.aclose()
     assert result.status_code is None
     assert result.error is not None
+    assert result.error.startswith("Refused:")
     assert "not a public address" in result.error
     assert spy.connected == []
 
@@ -276,3 +301,48 @@ async def test_a_refused_connection_is_a_result_not_an_exception() -> None:
         await sender.aclose()
     assert result.status_code is None
     assert result.error
+
+
+async def test_retry_after_given_as_a_date_becomes_seconds(
+    endpoint: tuple[Endpoint, str],
+) -> None:
+    app, url = endpoint
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    app.status, app.headers = 503, {"retry-after": format_datetime(later, usegmt=True)}
+    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2)
+    try:
+        result = await sender.post(f"{url}/hook", b"{}", {})
+    finally:
+        await sender.aclose()
+    assert result.status_code == 503
+    assert result.retry_after is not None
+    assert 500 <= result.retry_after <= 600
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[int]:
+    """Accepts connections and never answers: a receiver that hangs."""
+    hung_up = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await hung_up.wait()
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        hung_up.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_receiver_that_never_answers_times_out(silent_server: int) -> None:
+    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=0.2)
+    try:
+        result = await sender.post(f"http://127.0.0.1:{silent_server}/hook", b"{}", {})
+    finally:
+        await sender.aclose()
+    assert result.timed_out
+    assert result.status_code is None
+    assert result.error == "Timed out."

@@ -1,22 +1,15 @@
-"""Signatures any Standard Webhooks library verifies, and the retry schedule."""
+"""Signatures any Standard Webhooks library verifies, through every secret rotation."""
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from deskside_notify.egress import AttemptResult
-from deskside_notify.retries import RETRY_SCHEDULE, is_gone, next_retry_delay
 from deskside_notify.signing import new_secret, webhook_headers
 
 BODY = b'{"id":"evt_1","type":"ticket.created"}'
-
-
-def seeded(seed: int) -> random.Random:
-    return random.Random(seed)  # noqa: S311  (jitter in a test, not a secret)
 
 
 def test_a_delivery_verifies_with_the_standard_library() -> None:
@@ -48,37 +41,11 @@ def test_secrets_are_fresh_and_long_enough() -> None:
     assert all(s.startswith("whsec_") and len(s) >= 6 + 44 for s in secrets)
 
 
-def failed(status: int | None = 500, **extra: object) -> AttemptResult:
-    return AttemptResult(status_code=status, duration_ms=5, **extra)  # type: ignore[arg-type]
-
-
-def test_the_schedule_is_followed_within_its_jitter() -> None:
-    rng = seeded(7)
-    steps = [next_retry_delay(made, failed(), rng=rng) for made in range(1, 9)]
-    assert steps[-1] is None  # eight attempts in all
-    for delay, nominal in zip(steps[:-1], RETRY_SCHEDULE[1:], strict=True):
-        assert delay is not None
-        assert nominal * 0.8 <= delay <= nominal * 1.2
-    assert RETRY_SCHEDULE == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
-
-
-@pytest.mark.parametrize(
-    "result",
-    [failed(None, timed_out=True, error="Timed out."), failed(429)],
-    ids=["timeout", "429"],
-)
-def test_a_slow_or_busy_receiver_gets_at_least_a_minute(result: AttemptResult) -> None:
-    delay = next_retry_delay(1, result, rng=seeded(1))
-    assert delay is not None
-    assert delay >= 60
-
-
-def test_retry_after_is_honoured_up_to_ten_hours() -> None:
-    rng = seeded(1)
-    assert next_retry_delay(1, failed(503, retry_after=900.0), rng=rng) == 900
-    assert next_retry_delay(1, failed(503, retry_after=10**7), rng=rng) == 36000
-
-
-def test_410_means_gone() -> None:
-    assert is_gone(failed(410))
-    assert not is_gone(failed(404))
+def test_the_headers_carry_one_signature_per_secret_and_say_what_they_are() -> None:
+    headers = webhook_headers([new_secret(), new_secret()], "evt_9", 1_700_000_000, BODY)
+    assert headers["webhook-timestamp"] == "1700000000"
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"] == "Deskside-Webhooks/1"
+    signatures = headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2
+    assert all(signature.startswith("v1,") for signature in signatures)

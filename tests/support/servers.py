@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -44,7 +45,9 @@ def unused_url() -> str:
 
 
 @asynccontextmanager
-async def serving_over_http(app: ASGIApp, *, lifespan: str = "auto") -> AsyncIterator[str]:
+async def serving_over_http(
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto"
+) -> AsyncIterator[str]:
     """Serve `app` with uvicorn on a free loopback port, in this event loop; yield its URL."""
     (port,) = free_ports(1)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)

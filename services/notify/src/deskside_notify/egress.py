@@ -63,7 +63,9 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     if address.sixtofour is not None:
         return address.sixtofour
     if address.teredo is not None:
-        return address.teredo[1]
+        server, client = address.teredo
+        # A Teredo tunnel is refused if either end is inside; the server is the one dialled first.
+        return server if is_forbidden_address(server) else client
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     packed = address.packed
@@ -225,9 +227,13 @@ class WebhookSender:
         network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self.policy = policy
+        self.timeout = timeout
         transport = httpx.AsyncHTTPTransport(trust_env=False)
-        # httpx takes no network backend, so its pool is replaced by an equal one
-        # that has the guard; the TLS context is the one httpx built (certifi, verify on).
+        # httpx 0.28 takes no network backend, so the pool it built is swapped for one
+        # with the same limits (httpx's defaults) and TLS context (certifi, verify on)
+        # plus the guard. httpcore still sends the URL's host name as SNI and checks
+        # the certificate against it (`server_hostname` in httpcore's `_connect`),
+        # though the socket was opened to an IP literal.
         ssl_context = transport._pool._ssl_context
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
@@ -251,15 +257,21 @@ class WebhookSender:
 
         try:
             check_url(url, self.policy)
-            async with self.client.stream("POST", url, content=body, headers=headers) as response:
-                excerpt = await _excerpt(response)
+            # httpx's timeouts are per phase; this one bounds the whole attempt, DNS
+            # included, so a receiver trickling its answer cannot hold a worker.
+            async with asyncio.timeout(self.timeout):
+                async with self.client.stream(
+                    "POST", url, content=body, headers=headers
+                ) as response:
+                    excerpt = await _excerpt(response)
         except UnsafeDestination as exc:
             return AttemptResult(None, elapsed(), error=f"Refused: {exc}")
-        except UnsafeConnection as exc:
-            return AttemptResult(None, elapsed(), error=f"Refused: {exc}.")
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return AttemptResult(None, elapsed(), error="Timed out.", timed_out=True)
         except httpx.HTTPError as exc:
+            # httpx re-raises the guard's httpcore error as its own, chained to it.
+            if isinstance(exc.__cause__, UnsafeConnection):
+                return AttemptResult(None, elapsed(), error=f"Refused: {exc.__cause__}.")
             return AttemptResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}")
         error = None
         if response.is_redirect:

@@ -16,8 +16,10 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from deskside_notify.rules import Recipient
     from deskside_notify.templates import RenderedEmail
 
+# CRLF line ends as SMTP wants them, and a malformed header is an error, not a guess.
+_POLICY = policy.SMTP.clone(raise_on_defect=True)
 # CR, LF and the other control characters a header value must never carry.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -70,12 +74,19 @@ def build_message(
     subject = _checked("Subject", rendered.subject)
     if ticket_reference and not subject.startswith(f"[{ticket_reference}]"):
         subject = f"[{_checked('Subject', ticket_reference)}] {subject}"
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["From"] = _checked("From", sender)
     address = _checked("To", recipient.email)
     if "@" not in parseaddr(address)[1]:
         raise HeaderInjection(f"The To address {address!r} is not an email address.")
-    message["To"] = formataddr((_checked("To", recipient.name or ""), address))
+    # An Address, not a `formataddr` string: the policy re-parses strings, and a
+    # non-ASCII name with a comma ("Zoë Ames, IT") would come out as two recipients.
+    name = _checked("To", recipient.name or "")
+    try:
+        to = Address(display_name=name, addr_spec=address)
+    except ValueError as exc:  # a malformed address is refused for good, like an injected one
+        raise HeaderInjection(f"The To address {address!r} is not an email address.") from exc
+    message["To"] = to
     if reply_to:
         message["Reply-To"] = _checked("Reply-To", reply_to)
     message["Subject"] = subject
