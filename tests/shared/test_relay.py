@@ -6,13 +6,11 @@ import asyncio
 import logging
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import SQLModel, col, select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,7 +26,7 @@ from deskside_tickets.app import create_app as create_tickets_app
 from deskside_tickets.config import TicketsSettings
 from tests.conftest import DatabaseUrlFor
 from tests.support.apps import serving
-from tests.support.servers import free_ports, unused_url
+from tests.support.servers import free_ports, serving_over_http, unused_url
 from tests.support.tokens import TEST_JWT_SECRET
 
 SERVICE_TOKEN = "relay-test-service-token-0123456789"
@@ -90,24 +88,6 @@ class NotifyStandIn:
         return dict(order)
 
 
-@asynccontextmanager
-async def serving_on(app: Starlette, port: int) -> AsyncIterator[str]:
-    """Serve `app` on a given loopback port, so notify can come back where it was."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 class FakeClock:
     """Monotonic time the test moves by hand: backoff is checked without waiting."""
 
@@ -146,7 +126,7 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
 async def notify() -> AsyncIterator[tuple[NotifyStandIn, str]]:
     stand_in = NotifyStandIn()
     (port,) = free_ports(1)
-    async with serving_on(stand_in.app, port) as url:
+    async with serving_over_http(stand_in.app, lifespan="off", port=port) as url:
         yield stand_in, url
 
 
@@ -297,7 +277,7 @@ class TestFailures:
             assert await unsent_count(sessions) == 3
 
             stand_in = NotifyStandIn()
-            async with serving_on(stand_in.app, port):
+            async with serving_over_http(stand_in.app, lifespan="off", port=port):
                 assert await relay.run_once() == 3
 
         assert relay.failures == 0

@@ -46,10 +46,11 @@ def unused_url() -> str:
 
 @asynccontextmanager
 async def serving_over_http(
-    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto"
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", port: int | None = None
 ) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free loopback port, in this event loop; yield its URL."""
-    (port,) = free_ports(1)
+    """Serve `app` with uvicorn on loopback (a free port unless given), in this event loop."""
+    if port is None:
+        (port,) = free_ports(1)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

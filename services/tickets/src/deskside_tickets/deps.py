@@ -10,9 +10,10 @@ from fastapi import Depends, Request
 from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
+from deskside_kit.problems import PayloadTooLarge
 from deskside_kit.webhooks import VerifiedWebhook, WebhookVerifier
 from deskside_tickets.config import TicketsSettings
-from deskside_tickets.inbound import InboundService, PayloadTooLarge
+from deskside_tickets.inbound import InboundService
 from deskside_tickets.people import PeopleService
 from deskside_tickets.policies import SlaPolicyService
 from deskside_tickets.reports import ReportService

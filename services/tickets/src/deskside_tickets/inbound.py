@@ -67,7 +67,11 @@ from deskside_contracts.tickets import (
 )
 from deskside_kit.auth import Principal
 from deskside_kit.database import Sessions, utc_now
-from deskside_kit.problems import DomainError, NotFound, Unprocessable
+from deskside_kit.problems import (
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from deskside_kit.webhooks import VerifiedWebhook
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.errors import InvalidTransition
@@ -91,18 +95,6 @@ _ATTRIBUTION = re.compile(r"^on\b.*\bwrote:$", re.IGNORECASE)
 _ORIGINAL_MESSAGE = re.compile(r"^-{2,}\s*original message\s*-{2,}$", re.IGNORECASE)
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "auto_reply"})
 _MAX_BACKOFF = timedelta(hours=1)
-
-
-class PayloadTooLarge(DomainError):
-    status = 413
-    slug = "payload-too-large"
-    title = "Payload too large"
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 class InboundNotFound(NotFound):

@@ -63,7 +63,9 @@ from deskside_kit.problems import (
     Conflict,
     Forbidden,
     NotAuthenticated,
+    PayloadTooLarge,
     Unprocessable,
+    UnsupportedMediaType,
     problem_responses,
 )
 from deskside_kit.versions import IfMatch, StaleVersion, etag
@@ -92,8 +94,6 @@ from deskside_tickets.inbound import (
     EMAIL,
     InboundNotFound,
     InboundProcessor,
-    PayloadTooLarge,
-    UnsupportedMediaType,
 )
 from deskside_tickets.repository import TicketFilters
 

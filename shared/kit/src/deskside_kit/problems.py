@@ -79,6 +79,18 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class Conflict(DomainError):
     status = 409
     slug = "conflict"
