@@ -16,10 +16,10 @@ EMAIL ?=
 NAME ?=
 DEPARTMENT ?=
 
-.PHONY: help install run seed test lint format token migrate clean
+.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "Installing uv $(UV_VERSION) into .tools/ ..."
@@ -45,6 +45,17 @@ lint: install ## ruff and mypy (strict on the source)
 	$(UV) run --frozen --no-sync ruff check .
 	$(UV) run --frozen --no-sync ruff format --check .
 	$(UV) run --frozen --no-sync mypy shared/contracts/src shared/kit/src services/tickets/src services/inventory/src services/notify/src gateway/src
+
+deploy-check: install ## check the Dockerfile, compose file and Kubernetes manifests (no Docker needed)
+	$(UV) run --frozen --no-sync hadolint deploy/Dockerfile tests/deploy/postgres/Dockerfile
+	$(UV) run --frozen --no-sync check-jsonschema --builtin-schema vendor.compose-spec \
+		deploy/compose.yaml tests/deploy/compose.host.yaml
+	$(UV) run --frozen --no-sync kubernetes-validate --strict \
+		$(filter-out %/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
+	$(UV) run --frozen --no-sync yamllint --strict deploy tests/deploy
+
+deploy-test: install ## build the images and run them under compose on a private dockerd (root, minutes)
+	$(UV) run --frozen --no-sync pytest -m deploy tests/deploy -p no:cacheprovider $(PYTEST_ARGS)
 
 format: install ## apply ruff's fixes and formatting
 	$(UV) run --frozen --no-sync ruff check --fix .

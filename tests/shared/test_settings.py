@@ -55,30 +55,50 @@ class TestLoadSettings:
         assert "DESKSIDE_TICKETS_REFERENCE_PREFIX" in message
         assert "DESKSIDE_LOG_LEVEL" in message
 
-    def test_production_refuses_sqlite_and_a_missing_key(
+    def test_production_names_every_unsafe_setting_at_once(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("DESKSIDE_ENV", "production")
-
-        with pytest.raises(SettingsError, match="DESKSIDE_NOTIFY_DATABASE_URL"):
-            load_settings(NotifySettings)
-
-        monkeypatch.setenv("DESKSIDE_NOTIFY_DATABASE_URL", "postgresql+asyncpg://db/notify")
-        with pytest.raises(SettingsError, match="DESKSIDE_JWT_SECRET"):
-            load_settings(NotifySettings)
-
-        monkeypatch.setenv("DESKSIDE_JWT_SECRET", "s" * 40)
-        with pytest.raises(SettingsError, match="DESKSIDE_NOTIFY_MAIL_TRANSPORT must be smtp"):
-            load_settings(NotifySettings)
-
-        monkeypatch.setenv("DESKSIDE_NOTIFY_MAIL_TRANSPORT", "smtp")
         monkeypatch.setenv("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE", "true")
-        with pytest.raises(SettingsError, match="DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE must be"):
+
+        with pytest.raises(SettingsError) as raised:
             load_settings(NotifySettings)
 
-        monkeypatch.delenv("DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE")
+        message = str(raised.value)
+        for variable in (
+            "DESKSIDE_NOTIFY_DATABASE_URL must name a PostgreSQL database",
+            "DESKSIDE_JWT_SECRET must be set in production",
+            "DESKSIDE_SERVICE_TOKEN must be set in production",
+            "DESKSIDE_NOTIFY_MAIL_TRANSPORT must be smtp",
+            "DESKSIDE_NOTIFY_WEBHOOK_ALLOW_PRIVATE must be false",
+        ):
+            assert variable in message
+
+    def test_production_starts_once_each_is_fixed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DESKSIDE_ENV", "production")
+        monkeypatch.setenv("DESKSIDE_NOTIFY_DATABASE_URL", "postgresql+asyncpg://db/notify")
+        monkeypatch.setenv("DESKSIDE_JWT_SECRET", "j" * 40)
+        monkeypatch.setenv("DESKSIDE_SERVICE_TOKEN", "short")
+        monkeypatch.setenv("DESKSIDE_NOTIFY_MAIL_TRANSPORT", "smtp")
+        with pytest.raises(SettingsError, match="DESKSIDE_SERVICE_TOKEN must be set"):
+            load_settings(NotifySettings)
+
+        monkeypatch.setenv("DESKSIDE_SERVICE_TOKEN", "s" * 40)
         settings = load_settings(NotifySettings)
         assert not settings.should_migrate_on_start
+
+    def test_secrets_can_come_from_files(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        (tmp_path / "DESKSIDE_JWT_SECRET").write_text("from-a-file-" + "f" * 30)
+        (tmp_path / "DESKSIDE_TICKETS_DATABASE_URL").write_text("postgresql+asyncpg://db/t")
+        monkeypatch.setenv("DESKSIDE_SECRETS_DIR", str(tmp_path))
+        monkeypatch.setenv("DESKSIDE_TICKETS_DATABASE_URL", "postgresql+asyncpg://env/wins")
+
+        settings = load_settings(TicketsSettings)
+
+        assert settings.resolved_jwt_secret() == "from-a-file-" + "f" * 30
+        assert settings.resolved_database_url == "postgresql+asyncpg://env/wins"
 
     def test_a_service_refuses_to_start_on_a_bad_setting(self, tmp_path: Path) -> None:
         result = subprocess.run(

@@ -11,16 +11,26 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp
 
+# Ports handed out in this test session. A port is free again once its probe
+# socket closes, so without this two fixtures could be given the same port
+# before either binds it (a stack's gateway and an SMTP sink, say).
+_handed_out: set[int] = set()
+
 
 def free_ports(count: int) -> list[int]:
-    """Ports nobody listens on right now (held open together so they differ)."""
+    """Ports nobody listens on right now, never handed out before in this session."""
     sockets = []
+    ports: list[int] = []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
+            sockets.append(sock)  # held open, so the next bind gets another port
+            port = sock.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                ports.append(port)
+        return ports
     finally:
         for sock in sockets:
             sock.close()

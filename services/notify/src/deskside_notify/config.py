@@ -81,18 +81,23 @@ class NotifySettings(ServiceSettings):
     )
     delivery_batch_size: int = Field(default=20, ge=1, le=500)
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_webhooks(self) -> Self:
-        if self.env == "production" and self.webhook_allow_private:
-            raise ValueError(
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.webhook_allow_private:
+            problems.append(
                 f"{self.env_name('webhook_allow_private')} must be false in production: "
-                "webhooks to private addresses would let anyone probe the internal network"
+                "webhooks to loopback and private addresses would let anyone probe the "
+                "internal network"
             )
-        if self.env == "production" and self.mail_transport == "file":
-            raise ValueError(
+        if self.mail_transport == "file":
+            problems.append(
                 f"{self.env_name('mail_transport')} must be smtp in production: "
                 "mail written to files reaches nobody"
             )
+        return problems
+
+    @model_validator(mode="after")
+    def _require_a_sender_address(self) -> Self:
         if "@" not in parseaddr(self.mail_from)[1]:
             raise ValueError(f"{self.env_name('mail_from')} must hold an email address")
         return self

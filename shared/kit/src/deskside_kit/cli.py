@@ -2,8 +2,11 @@
 
     deskside-tickets serve [--host H] [--port P]   run the service with uvicorn
     deskside-tickets migrate                       apply its migrations, then exit
+    deskside-tickets healthcheck                   exit 0 if the running service is ready
 
-The gateway has no database, so it has `serve` alone.
+The gateway has no database, so it has no `migrate`. `DESKSIDE_HOST` and
+`DESKSIDE_PORT` give `serve` and `healthcheck` their defaults, so a container
+image sets them once.
 
 Production runs `migrate` once (a Job, an init step) before the replicas
 start, so replicas never race to change the schema.
@@ -13,6 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -24,6 +31,11 @@ from deskside_kit.migrations import upgrade_database
 from deskside_kit.settings import ServiceSettings, StackSettings, load_settings
 
 ExtraCommand = Callable[[Any], Coroutine[Any, Any, str]]
+
+# After SIGTERM, requests in flight get this long to finish; then the lifespan
+# stops the background jobs (see `background.STOP_GRACE_SECONDS`). Deployments
+# give a process more than both together before they SIGKILL it.
+REQUEST_GRACE_SECONDS = 20
 
 
 def run_service_cli(
@@ -39,13 +51,19 @@ def run_service_cli(
     parser = argparse.ArgumentParser(prog=f"deskside-{settings_class.service_name}")
     subcommands = parser.add_subparsers(dest="command", required=True)
     serve = subcommands.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=default_port)
+    host = os.environ.get("DESKSIDE_HOST", "127.0.0.1")
+    port = int(os.environ.get("DESKSIDE_PORT", default_port))
+    serve.add_argument("--host", default=host)
+    serve.add_argument("--port", type=int, default=port)
+    subcommands.add_parser("healthcheck", help="exit 0 if the service on DESKSIDE_PORT is ready")
     if migrations is not None:
         subcommands.add_parser("migrate", help="apply database migrations and exit")
     for name, (help_text, _) in (commands or {}).items():
         subcommands.add_parser(name, help=help_text)
     args = parser.parse_args()
+    if args.command == "healthcheck":
+        # Before the settings: a probe must not depend on more than the port.
+        sys.exit(_check_readiness(host, port))
 
     settings = load_settings(settings_class)
     configure_logging(settings.service_name, settings.log_level)
@@ -66,9 +84,21 @@ def run_service_cli(
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        # Requests in flight get this long to finish after SIGTERM.
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=REQUEST_GRACE_SECONDS,
     )
+
+
+def _check_readiness(host: str, port: int) -> int:
+    """0 if `/readyz` answers 200: the container HEALTHCHECK, which has no curl to use."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere includes loopback
+        host = "127.0.0.1"
+    url = f"http://{host}:{port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return 0 if response.status == 200 else 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"not ready: {url}: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _migrate(settings: ServiceSettings, migrations: str) -> None:

@@ -42,8 +42,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every logger, uvicorn's included, to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send every logger, uvicorn's included, to stdout as JSON lines.
+
+    Stdout, because that is what container runtimes and log shippers collect.
+    """
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
@@ -53,6 +54,20 @@ class StackSettings(BaseSettings):
         default="INFO", validation_alias=_global("DESKSIDE_LOG_LEVEL")
     )
 
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe in production: one sentence per variable.
+
+        Subclasses add their own to `super()`'s, so a refused start lists
+        every problem at once rather than one per attempt.
+        """
+        return []
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.env == "production" and (problems := self.production_problems()):
+            raise ValueError("\n  ".join(problems))
+        return self
+
     @classmethod
     def env_prefix(cls) -> str:
         return str(cls.model_config.get("env_prefix", ""))
@@ -66,7 +81,40 @@ class StackSettings(BaseSettings):
         return f"{cls.env_prefix()}{field}".upper()
 
 
-class ServiceSettings(StackSettings):
+class JwtSettings(StackSettings):
+    """How tokens are checked: what every service and the token tool share."""
+
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_global("DESKSIDE_JWT_SECRET"),
+        description="HS256 key. Empty in development: one is made in `var/jwt-secret`.",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        validation_alias=_global("DESKSIDE_JWT_JWKS_URL"),
+        description="JWKS URL of an OpenID Connect provider; used instead of the secret.",
+    )
+    jwt_issuer: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_ISSUER"))
+    jwt_audience: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE"))
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.jwt_jwks_url is None:
+            problems += secret_problems(
+                "DESKSIDE_JWT_SECRET", self.jwt_secret, "or set DESKSIDE_JWT_JWKS_URL"
+            )
+        return problems
+
+    def resolved_jwt_secret(self) -> str | None:
+        """The HS256 key; in development, made once in `var/` and shared by every process."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self.jwt_jwks_url is not None:
+            return None
+        return load_or_create_secret(self.var_dir / "jwt-secret")
+
+
+class ServiceSettings(JwtSettings):
     """Settings every Deskside service with a database has."""
 
     service_name: ClassVar[str] = "service"
@@ -79,41 +127,20 @@ class ServiceSettings(StackSettings):
         default=None,
         description="Apply migrations at start-up. Default: yes, except in production.",
     )
-    jwt_secret: SecretStr | None = Field(
-        default=None,
-        validation_alias=_global("DESKSIDE_JWT_SECRET"),
-        description="HS256 key. Empty in development: one is made in `var/jwt-secret`.",
-    )
-    jwt_jwks_url: str | None = Field(
-        default=None,
-        validation_alias=_global("DESKSIDE_JWT_JWKS_URL"),
-        description="JWKS URL of an OpenID Connect provider; used instead of the secret.",
-    )
     service_token: SecretStr | None = Field(
         default=None,
         validation_alias=_global("DESKSIDE_SERVICE_TOKEN"),
         description="Credential of service-to-service calls (`X-Deskside-Service-Token`). "
         "Empty in development: one is made in `var/service-token`.",
     )
-    jwt_issuer: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_ISSUER"))
-    jwt_audience: str = Field(default="deskside", validation_alias=_global("DESKSIDE_JWT_AUDIENCE"))
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Self:
-        if self.env != "production":
-            return self
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
         if self.resolved_database_url.startswith("sqlite"):
-            raise ValueError(
+            problems.append(
                 f"{self.env_name('database_url')} must name a PostgreSQL database in production"
             )
-        if self.jwt_jwks_url is None and (
-            self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32
-        ):
-            raise ValueError(
-                "DESKSIDE_JWT_SECRET must be set (32+ characters) in production, "
-                "or DESKSIDE_JWT_JWKS_URL given"
-            )
-        return self
+        return problems + secret_problems("DESKSIDE_SERVICE_TOKEN", self.service_token)
 
     @property
     def resolved_database_url(self) -> str:
@@ -127,14 +154,6 @@ class ServiceSettings(StackSettings):
             return self.env != "production"
         return self.migrate_on_start
 
-    def resolved_jwt_secret(self) -> str | None:
-        """The HS256 key; in development, made once in `var/` and shared by every process."""
-        if self.jwt_secret is not None:
-            return self.jwt_secret.get_secret_value()
-        if self.jwt_jwks_url is not None:
-            return None
-        return load_or_create_secret(self.var_dir / "jwt-secret")
-
     def resolved_service_token(self) -> str | None:
         """The service credential; in development, made once in `var/` like the JWT key."""
         if self.service_token is not None:
@@ -142,6 +161,26 @@ class ServiceSettings(StackSettings):
         if self.env == "production":
             return None  # service calls stay off until one is configured
         return load_or_create_secret(self.var_dir / "service-token")
+
+
+# Example values in deploy/ (the Kubernetes Secret, the docs) start with this, so a
+# deployment that forgot to replace one is refused instead of running with a known key.
+EXAMPLE_SECRET_PREFIX = "change-me"  # noqa: S105 - the marker of a placeholder, not a secret
+MINIMUM_SECRET_LENGTH = 32
+
+
+def secret_problems(variable: str, value: SecretStr | None, otherwise: str = "") -> list[str]:
+    """What is wrong with a production secret: empty, short or the example value."""
+    text = value.get_secret_value() if value is not None else ""
+    hint = f" ({otherwise})" if otherwise else ""
+    if text.lower().startswith(EXAMPLE_SECRET_PREFIX):
+        return [
+            f"{variable} still holds the example value; generate a real one "
+            f"(openssl rand -base64 48){hint}"
+        ]
+    if len(text) < MINIMUM_SECRET_LENGTH:
+        return [f"{variable} must be set in production, {MINIMUM_SECRET_LENGTH}+ characters{hint}"]
+    return []
 
 
 class RelaySettings(BaseSettings):
@@ -193,9 +232,15 @@ class SettingsError(SystemExit):
 
 
 def load_settings(settings_class: type[SettingsT]) -> SettingsT:
-    """Read settings from the environment, or stop with a message naming each bad variable."""
+    """Read settings from the environment, or stop with a message naming each bad variable.
+
+    With `DESKSIDE_SECRETS_DIR` set, a file there named after a variable
+    (`DESKSIDE_JWT_SECRET`) gives its value when the environment does not: how
+    Kubernetes Secrets and the compose stack's generated secrets are mounted.
+    """
+    secrets_dir = os.environ.get("DESKSIDE_SECRETS_DIR") or None
     try:
-        return settings_class()
+        return settings_class(_secrets_dir=secrets_dir)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

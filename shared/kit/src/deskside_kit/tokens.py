@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 
 from deskside_contracts.common import Role
-from deskside_kit.settings import ServiceSettings, load_settings
+from deskside_kit.settings import JwtSettings, load_settings
 
 
 def mint_token(
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=12.0)
     args = parser.parse_args()
 
-    settings = load_settings(ServiceSettings)
+    settings = load_settings(JwtSettings)
     secret = settings.resolved_jwt_secret()
     if secret is None:
         parser.error("DESKSIDE_JWT_JWKS_URL is set: get tokens from your identity provider")
