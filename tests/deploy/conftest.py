@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.deploy.engine import (
     BASE_IMAGE,
@@ -50,6 +51,21 @@ class DeployedStack:
         command = [*self.engine.compose_command(), f"--project-name={PROJECT}", *files]
         result = run([*command, *arguments], env=self.environment, timeout=timeout)
         return result.stdout.decode(errors="replace")
+
+    def render_for_compose_v1(self, folder: Path) -> None:
+        """Merge the files into one that Compose v1 accepts, and use that from now on.
+
+        Compose v2 discards the ports a host-network service publishes; v1
+        refuses to start such a service. So the merged configuration, rendered
+        by compose itself, loses those ports, and nothing else.
+        """
+        merged = yaml.safe_load(self.compose("config"))
+        for service in merged["services"].values():
+            if service.get("network_mode") == "host":
+                service.pop("ports", None)
+        rendered = folder / "compose.yaml"
+        rendered.write_text(yaml.safe_dump(merged, sort_keys=False))
+        self.compose_files = [rendered]
 
     def token(self, sub: str, *roles: str, email: str | None = None) -> dict[str, str]:
         """A bearer header, minted inside a container as deploy/README.md shows."""
@@ -91,7 +107,7 @@ def _engine_or_skip(timings: Timings) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def deployed() -> Iterator[DeployedStack]:
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
     timings = Timings()
     engine = _engine_or_skip(timings)
     stack: DeployedStack | None = None
@@ -136,8 +152,13 @@ def deployed() -> Iterator[DeployedStack]:
             environment,
             ports,
         )
+        stack.render_for_compose_v1(tmp_path_factory.mktemp("compose"))
         with timings.step("compose up (secrets, PostgreSQL, migrations, four parts)"):
-            stack.compose("up", "--detach", "--no-build")
+            try:
+                stack.compose("up", "--detach", "--no-build")
+            except RuntimeError as exc:
+                logs = stack.compose("logs", "--no-color", "--tail=40")
+                raise RuntimeError(f"{exc}\n--- the containers' logs ---\n{logs}") from None
             stack.wait_ready("gateway")
         yield stack
     finally:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PARTS = ("tickets", "inventory", "notify", "gateway")
@@ -119,6 +120,7 @@ class Engine:
 
     root: Path
     process: subprocess.Popen[bytes] | None = None
+    log: BinaryIO | None = None
 
     @property
     def socket(self) -> Path:
@@ -133,7 +135,7 @@ class Engine:
             raise EngineUnavailable("dockerd needs root")
         self.root.mkdir(parents=True, exist_ok=True)
         self._stop_a_leftover()
-        log = (self.root / "dockerd.log").open("wb")
+        self.log = (self.root / "dockerd.log").open("wb")
         self.process = subprocess.Popen(
             [
                 "dockerd",
@@ -150,7 +152,7 @@ class Engine:
                 "--iptables=false",
                 "--ip6tables=false",
             ],
-            stdout=log,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -174,14 +176,15 @@ class Engine:
 
     def stop(self) -> None:
         """Stop dockerd by its pid, waiting for it to exit."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
 
     def docker(self, *arguments: str, **options: object) -> subprocess.CompletedProcess[bytes]:
         return run(["docker", *arguments], env=self.environment, **options)  # type: ignore[arg-type]
