@@ -55,7 +55,7 @@ deploy-check: install ## check the Dockerfile, compose file and Kubernetes manif
 	$(UV) run --frozen --no-sync yamllint --strict deploy tests/deploy
 
 deploy-test: install ## build the images and run them under compose on a private dockerd (root, minutes)
-	$(UV) run --frozen --no-sync pytest -m deploy tests/deploy -p no:cacheprovider --timeout=1800 -s $(PYTEST_ARGS)
+	$(UV) run --frozen --no-sync pytest -m deploy tests/deploy -p no:cacheprovider --timeout=1800 -s --durations=5 $(PYTEST_ARGS)
 
 format: install ## apply ruff's fixes and formatting
 	$(UV) run --frozen --no-sync ruff check --fix .

@@ -6,6 +6,8 @@ retry schedules are checked exactly, without waiting for them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -16,6 +18,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from deskside_notify.app import create_app
+from deskside_notify.delivery import Mailer
 from tests.notify.conftest import ADMIN, SERVICE, SettingsFor, dispatcher_of, mailer_of
 from tests.notify.factories import batch, ticket, ticket_event
 from tests.support.apps import serving
@@ -114,6 +117,42 @@ class TestMail:
         items = waiting.json()["items"]
         assert len(items) == 5
         assert all(item["attempts"] == 1 and "451" in item["last_error"] for item in items)
+
+    async def test_mail_a_dead_replica_had_claimed_is_sent_by_another_after_its_lease(
+        self, smtp_client: httpx.AsyncClient, smtp: MailServer
+    ) -> None:
+        await smtp_client.post(
+            "/internal/events",
+            json=batch(ticket_event(read=ticket(reference="SD-000007"))),
+            headers=SERVICE,
+        )
+        survivor = mailer_of(smtp_client)
+        survivor.clock = clock = Clock()
+        sending = asyncio.Event()
+
+        class HangingTransport:
+            async def send(self, message: object) -> None:
+                sending.set()
+                await asyncio.Event().wait()
+
+        doomed = Mailer(
+            survivor.sessions,
+            HangingTransport(),
+            survivor.settings,
+            clock=clock,  # type: ignore[arg-type]
+        )
+        dying = asyncio.create_task(doomed.run_once())
+        await sending.wait()
+        dying.cancel()  # the replica is gone between claiming the mail and sending it
+        with contextlib.suppress(asyncio.CancelledError):
+            await dying
+
+        assert await survivor.run_once() == 0  # still leased to the dead replica
+        clock.advance(minutes=3)
+        assert await survivor.run_once() == 1
+
+        (message,) = smtp.messages
+        assert "[SD-000007]" in message["Subject"]
 
     async def test_the_embedded_default_writes_eml_files(
         self, settings_for: SettingsFor, tmp_path: Path
