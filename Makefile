@@ -16,7 +16,7 @@ EMAIL ?=
 NAME ?=
 DEPARTMENT ?=
 
-.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test
+.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test test-hard
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ seed: install ## fill the running stack (make run) with a realistic desk: TICKET
 
 test: install ## run the whole suite, on SQLite and on PostgreSQL
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+test-hard: install ## only the attack and fault battery (tests/hard/), printing its figures
+	$(UV) run --frozen --no-sync pytest -m hard tests/hard -s $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy (strict on the source)
 	$(UV) run --frozen --no-sync ruff check .

@@ -54,8 +54,9 @@ class TestForwarding:
         assert echoed_headers(response)["content-type"] == ["application/json"]
 
     async def test_a_large_body_arrives_whole(self, gateway: httpx.AsyncClient) -> None:
+        # Escalation evidence has the larger body limit (10 MiB).
         body = os.urandom(8 * 1024 * 1024)
-        payload = echoed(await gateway.post("/v1/tickets", content=body))
+        payload = echoed(await gateway.post("/v1/tickets/SD-1/escalations", content=body))
         assert payload["body_length"] == len(body)
         assert payload["body_sha256"] == hashlib.sha256(body).hexdigest()
 

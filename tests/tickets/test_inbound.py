@@ -472,7 +472,7 @@ class TestProcessing:
             assert ticket.channel == "email"
 
     async def test_bodies_over_the_limit_are_413(self, settings: TicketsSettings) -> None:
-        small = settings.model_copy(update={"inbound_max_bytes": 1024})
+        small = settings.model_copy(update={"max_large_body_bytes": 1024})
         async with serving(create_app(small)) as client:
             response = await post_mail(client, mail(text="x" * 2000), "wh_big")
             assert response.status_code == 413

@@ -20,6 +20,7 @@ from deskside_gateway.openapi import Document, MergedOpenApi
 from deskside_gateway.proxy import UpstreamProxy
 from deskside_gateway.router import DOCS_ASSETS, docs_assets, router
 from deskside_gateway.routing import route_for
+from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.observability import Metrics, ObservabilityMiddleware, route_template
 from deskside_kit.problems import install_problem_handlers
 from deskside_kit.settings import load_settings
@@ -96,5 +97,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(router)
     app.mount(DOCS_ASSETS, docs_assets)
     app.add_middleware(RoutingMiddleware, proxy=proxy)
+    # Before the proxy: an oversized body is refused here and never reaches a service.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=limits_by_path(settings.max_body_bytes, settings.max_large_body_bytes),
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, route_label=_route_label)
     return app

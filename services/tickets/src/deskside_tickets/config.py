@@ -49,11 +49,6 @@ class TicketsSettings(ServiceSettings, RelaySettings):
         '`{"mailgun": "whsec_...", "alertmanager": "whsec_..."}`. Inbound email and alerts '
         "signed with none of them are refused.",
     )
-    inbound_max_bytes: int = Field(
-        default=10 * 1024 * 1024,
-        ge=1024,
-        description="Largest inbound email or alert batch accepted, in bytes (413 above).",
-    )
     inbound_interval: float = Field(
         default=10.0, gt=0, description="Seconds between runs of the inbound processor."
     )

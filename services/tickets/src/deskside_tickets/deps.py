@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from deskside_contracts.common import Role
 from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
-from deskside_kit.problems import PayloadTooLarge
 from deskside_kit.webhooks import VerifiedWebhook, WebhookVerifier
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.inbound import InboundService
@@ -73,22 +72,11 @@ class SignedBody:
     body: bytes
 
 
-async def _signed_body(request: Request, settings: Settings) -> SignedBody:
-    # Read with a cap before anything else: a huge body is refused without being
-    # held in memory. Then verified before it is parsed, so an unsigned request
-    # learns nothing about what a valid one looks like.
-    limit = settings.inbound_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Inbound messages are limited to {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Inbound messages are limited to {limit} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+async def _signed_body(request: Request) -> SignedBody:
+    # The kit's body limit has capped the size (DESKSIDE_MAX_LARGE_BODY_BYTES).
+    # Verified before it is parsed, so an unsigned request learns nothing about
+    # what a valid one looks like.
+    body = await request.body()
     verifier: WebhookVerifier = request.app.state.inbound_verifier
     return SignedBody(
         webhook=verifier.verify(body, request.headers),

@@ -17,6 +17,7 @@ from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, create_engine
 from deskside_kit.health import health_router
+from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.migrations import upgrade_database
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
 from deskside_kit.problems import install_problem_handlers
@@ -88,6 +89,10 @@ def create_service_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=limits_by_path(settings.max_body_bytes, settings.max_large_body_bytes),
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     _describe_problems_in_openapi(app)
     return app

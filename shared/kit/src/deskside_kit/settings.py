@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deskside_kit.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_LARGE_BODY_BYTES
+
 Environment = Literal["development", "test", "production"]
 
 
@@ -52,6 +54,19 @@ class StackSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_global("DESKSIDE_LOG_LEVEL")
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        validation_alias=_global("DESKSIDE_MAX_BODY_BYTES"),
+        description="Largest request body, in bytes (413 above).",
+    )
+    max_large_body_bytes: int = Field(
+        default=DEFAULT_MAX_LARGE_BODY_BYTES,
+        ge=1024,
+        validation_alias=_global("DESKSIDE_MAX_LARGE_BODY_BYTES"),
+        description="Largest body of inbound email and alerts, and of escalations with "
+        "evidence, in bytes (413 above).",
     )
 
     def production_problems(self) -> list[str]:
