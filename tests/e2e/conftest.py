@@ -29,6 +29,9 @@ async def start_stack(
             "DESKSIDE_ENV": "test",
             "DESKSIDE_VAR_DIR": str(tmp_path / "var"),
             "DESKSIDE_JWT_SECRET": TEST_JWT_SECRET,
+            # These tests send one caller's traffic as fast as they can; rate
+            # limiting has tests of its own (tests/gateway, tests/hard).
+            "DESKSIDE_GATEWAY_RATE_LIMIT_BURST": "100000",
             **extra,
         }
         if backend == "postgresql":

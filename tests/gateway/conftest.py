@@ -24,6 +24,7 @@ from deskside_gateway.app import create_app
 from deskside_gateway.config import GatewaySettings
 from tests.support.apps import serving
 from tests.support.servers import serving_over_http, unused_url
+from tests.support.tokens import TEST_JWT_SECRET
 
 SLOW_SECONDS = 3.0
 
@@ -96,6 +97,7 @@ async def gateway_for() -> AsyncIterator[GatewayFor]:
             options.setdefault("tickets_url", unused_url())
             options.setdefault("inventory_url", unused_url())
             options.setdefault("notify_url", unused_url())
+            options.setdefault("jwt_secret", TEST_JWT_SECRET)
             settings = GatewaySettings(env="test", **options)
             return await stack.enter_async_context(serving(create_app(settings)))
 

@@ -21,6 +21,7 @@ from tests.gateway.conftest import (
     running_upstream,
     unused_url,
 )
+from tests.support.tokens import TEST_JWT_SECRET
 
 PROBLEM = "application/problem+json"
 
@@ -200,7 +201,7 @@ class TestOwnPaths:
     async def test_dot_segments_are_refused(self, path: str) -> None:
         # Straight to the ASGI app: httpx would resolve the dots before sending,
         # but a raw client can send them as they are.
-        app = create_app(GatewaySettings(env="test"))
+        app = create_app(GatewaySettings(env="test", jwt_secret=TEST_JWT_SECRET))  # type: ignore[arg-type]
         raw_path = path.encode()
         scope = {
             "type": "http",

@@ -63,7 +63,12 @@ def _gateway(tmp_path: Path) -> FastAPI:
     # Nothing listens upstream: a refused body must never need one.
     nowhere = unused_url()
     return create_gateway(
-        GatewaySettings(tickets_url=nowhere, inventory_url=nowhere, notify_url=nowhere)  # type: ignore[arg-type]
+        GatewaySettings(  # type: ignore[arg-type]
+            tickets_url=nowhere,
+            inventory_url=nowhere,
+            notify_url=nowhere,
+            jwt_secret=TEST_JWT_SECRET,
+        )
     )
 
 

@@ -18,8 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from deskside_gateway.config import GatewaySettings
 from deskside_gateway.openapi import Document, MergedOpenApi
 from deskside_gateway.proxy import UpstreamProxy
+from deskside_gateway.ratelimit import RateLimitMiddleware, TokenBuckets
 from deskside_gateway.router import DOCS_ASSETS, docs_assets, router
 from deskside_gateway.routing import route_for
+from deskside_kit.auth import TokenVerifier
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.observability import Metrics, ObservabilityMiddleware, route_template
 from deskside_kit.problems import install_problem_handlers
@@ -74,6 +76,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
         await proxy.start()
         try:
             yield
@@ -102,5 +105,26 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         limit_for=limits_by_path(settings.max_body_bytes, settings.max_large_body_bytes),
     )
+    if settings.rate_limit_enabled:
+
+        async def subject_of(token: str) -> str | None:
+            verifier: TokenVerifier = app.state.token_verifier
+            return await verifier.subject(token)
+
+        # Outside the body limit: a throttled caller's body is never read.
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=TokenBuckets(
+                per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+            ),
+            subject_of=subject_of,
+            trust_forwarded_headers=settings.trust_forwarded_headers,
+            refused=Counter(
+                "gateway_rate_limited_total",
+                "Requests refused with 429, by whether the caller was a subject or an address.",
+                ["caller"],
+                registry=metrics.registry,
+            ),
+        )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, route_label=_route_label)
     return app

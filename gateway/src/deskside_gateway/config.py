@@ -7,10 +7,12 @@ from typing import ClassVar
 from pydantic import AnyHttpUrl, Field
 from pydantic_settings import SettingsConfigDict
 
-from deskside_kit.settings import StackSettings
+from deskside_kit.settings import JwtSettings
 
 
-class GatewaySettings(StackSettings):
+class GatewaySettings(JwtSettings):
+    # The gateway checks tokens only to know whom to rate-limit; each service
+    # still verifies every request itself.
     model_config = SettingsConfigDict(
         env_prefix="DESKSIDE_GATEWAY_", extra="ignore", frozen=True, validate_by_name=True
     )
@@ -41,6 +43,16 @@ class GatewaySettings(StackSettings):
         default=False,
         description="Keep incoming X-Forwarded-* (only behind a proxy you run); "
         "otherwise they are replaced, so callers cannot forge their address.",
+    )
+
+    rate_limit_enabled: bool = Field(
+        default=True, description="Throttle each caller (token subject, else address)."
+    )
+    rate_limit_per_second: float = Field(
+        default=10.0, gt=0, description="Requests a second each caller may keep up, per replica."
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests a caller may send at once before being slowed."
     )
 
     def upstream_urls(self) -> dict[str, str]:

@@ -125,6 +125,19 @@ DISCOVERED_APPS = [
 ]
 
 
+class PatientTransport(httpx.HTTPTransport):
+    """Waits out the gateway's rate limit (429 + Retry-After) as a polite client does."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        while True:
+            response = super().handle_request(request)
+            if response.status_code != 429:
+                return response
+            response.read()
+            response.close()
+            time.sleep(float(response.headers.get("retry-after", "1")))
+
+
 @dataclass
 class Desk:
     http: httpx.Client
@@ -385,7 +398,7 @@ def main() -> None:
     secret = settings.resolved_jwt_secret()
     if secret is None:
         sys.exit("make seed mints its own tokens: it needs DESKSIDE_JWT_SECRET, not a JWKS.")
-    with httpx.Client(base_url=arguments.url, timeout=30) as http:
+    with httpx.Client(base_url=arguments.url, timeout=30, transport=PatientTransport()) as http:
         try:
             http.get("/readyz").raise_for_status()
         except httpx.HTTPError:

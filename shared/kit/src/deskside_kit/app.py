@@ -59,12 +59,7 @@ def create_service_app(
                 await upgrade_database(engine, migrations)
             app.state.engine = engine
             app.state.sessions = Sessions.for_engine(engine)
-            app.state.token_verifier = TokenVerifier(
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                secret=settings.resolved_jwt_secret(),
-                jwks_url=settings.jwt_jwks_url,
-            )
+            app.state.token_verifier = TokenVerifier.from_settings(settings)
             app.state.service_token = settings.resolved_service_token()
             app.state.started_at = time.time()
             async with AsyncExitStack() as running:

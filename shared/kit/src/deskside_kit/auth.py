@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from deskside_contracts.common import Role
 from deskside_kit.problems import Forbidden, NotAuthenticated
+from deskside_kit.settings import JwtSettings
 
 logger = logging.getLogger("deskside.auth")
 
@@ -101,6 +102,22 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKSet | None = None
         self._jwks_fetched_at = 0.0
         self._jwks_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: JwtSettings) -> TokenVerifier:
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            secret=settings.resolved_jwt_secret(),
+            jwks_url=settings.jwt_jwks_url,
+        )
+
+    async def subject(self, token: str) -> str | None:
+        """The subject of a token that verifies, else None."""
+        try:
+            return (await self.verify(token)).sub
+        except NotAuthenticated:
+            return None
 
     async def verify(self, token: str) -> Principal:
         try:
