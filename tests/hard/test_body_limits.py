@@ -15,68 +15,21 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from deskside_gateway.app import create_app as create_gateway
-from deskside_gateway.config import GatewaySettings
-from deskside_inventory.app import create_app as create_inventory
-from deskside_inventory.config import InventorySettings
 from deskside_kit.limits import DEFAULT_MAX_BODY_BYTES, MIB
-from deskside_notify.app import create_app as create_notify
-from deskside_notify.config import NotifySettings
-from deskside_tickets.app import create_app as create_tickets
-from deskside_tickets.config import TicketsSettings
-from tests.support.servers import serving_over_http, unused_url
-from tests.support.tokens import TEST_JWT_SECRET, bearer
+from tests.hard import parts
+from tests.support.servers import serving_over_http
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.hard
 
-SERVICE_TOKEN = "hard-battery-service-token-0123456789"
 TOKEN = bearer("alice", "agent")["Authorization"]
 OVER = DEFAULT_MAX_BODY_BYTES + 1
 
-
-def _service_settings(tmp_path: Path) -> dict[str, object]:
-    return {
-        "env": "test",
-        "var_dir": tmp_path,
-        "jwt_secret": TEST_JWT_SECRET,
-        "service_token": SERVICE_TOKEN,
-    }
-
-
-def _tickets(tmp_path: Path) -> FastAPI:
-    return create_tickets(
-        TicketsSettings(**_service_settings(tmp_path), relay_enabled=False)  # type: ignore[arg-type]
-    )
-
-
-def _inventory(tmp_path: Path) -> FastAPI:
-    return create_inventory(
-        InventorySettings(**_service_settings(tmp_path), relay_enabled=False)  # type: ignore[arg-type]
-    )
-
-
-def _notify(tmp_path: Path) -> FastAPI:
-    return create_notify(NotifySettings(**_service_settings(tmp_path)))  # type: ignore[arg-type]
-
-
-def _gateway(tmp_path: Path) -> FastAPI:
-    # Nothing listens upstream: a refused body must never need one.
-    nowhere = unused_url()
-    return create_gateway(
-        GatewaySettings(  # type: ignore[arg-type]
-            tickets_url=nowhere,
-            inventory_url=nowhere,
-            notify_url=nowhere,
-            jwt_secret=TEST_JWT_SECRET,
-        )
-    )
-
-
 PARTS: dict[str, tuple[Callable[[Path], FastAPI], str]] = {
-    "tickets": (_tickets, "/v1/tickets"),
-    "inventory": (_inventory, "/v1/devices"),
-    "notify": (_notify, "/v1/webhooks"),
-    "gateway": (_gateway, "/v1/tickets"),
+    "tickets": (parts.tickets, "/v1/tickets"),
+    "inventory": (parts.inventory, "/v1/devices"),
+    "notify": (parts.notify, "/v1/webhooks"),
+    "gateway": (parts.gateway, "/v1/tickets"),
 }
 
 
@@ -167,7 +120,7 @@ async def test_a_body_within_the_limit_is_not_refused(part: tuple[str, str]) -> 
 
 
 async def test_mail_alerts_and_evidence_have_the_larger_limit(tmp_path: Path) -> None:
-    async with serving_over_http(_tickets(tmp_path), lifespan="on") as url:
+    async with serving_over_http(parts.tickets(tmp_path), lifespan="on") as url:
         address = url.removeprefix("http://")
         body = b'{"text": "' + b"x" * (3 * MIB) + b'"}'
         status, _, _ = await _exchange(

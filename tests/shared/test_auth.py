@@ -53,6 +53,7 @@ class TestHmacTokens:
             ({"aud": "someone-else"}, "audience"),
             ({"iss": "evil"}, "issuer"),
             ({"sub": None}, "'sub'"),
+            ({"sub": "  "}, "'sub' claim is empty"),
         ],
     )
     async def test_bad_claims_are_refused_with_the_reason(

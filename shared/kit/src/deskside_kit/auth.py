@@ -46,6 +46,9 @@ class Principal(BaseModel):
     # The organisational unit the identity provider puts the person in, when it says:
     # inventory reports can be narrowed to a department's people.
     department: str | None = None
+    # True only for a caller that presented the service credential. Never set
+    # from a token, so no identity provider's subject can pass for a service.
+    is_deskside_service: bool = False
 
     def has_role(self, *roles: Role) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -148,6 +151,9 @@ class TokenVerifier:
             raise NotAuthenticated(
                 "The token is malformed or its signature does not verify."
             ) from None
+        if not str(claims["sub"]).strip():
+            # An empty subject would be everyone's and no one's: owner checks compare it.
+            raise NotAuthenticated("The token's 'sub' claim is empty.")
         return principal_from_claims(claims)
 
     async def _signing_key(self, token: str) -> Any:
@@ -198,7 +204,9 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT from your identity pro
 SERVICE_TOKEN_HEADER = "X-Deskside-Service-Token"  # noqa: S105  (a header name)
 # Another Deskside service calling with the shared service credential. The
 # public gateway strips the header, so only callers inside the stack have it.
-SERVICE_PRINCIPAL = Principal(sub="deskside-service", roles=frozenset({Role.INTEGRATION}))
+SERVICE_PRINCIPAL = Principal(
+    sub="deskside-service", roles=frozenset({Role.INTEGRATION}), is_deskside_service=True
+)
 
 
 async def _current_principal(
@@ -221,7 +229,7 @@ CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
 
 
 async def _service_caller(principal: CurrentPrincipal) -> Principal:
-    if principal != SERVICE_PRINCIPAL:
+    if not principal.is_deskside_service:
         raise Forbidden(f"Only Deskside services call this, with the {SERVICE_TOKEN_HEADER}.")
     return principal
 
