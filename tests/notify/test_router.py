@@ -157,7 +157,7 @@ class TestWebhooks:
             ("http://hooks.example.com/x", "https"),
             ("https://10.0.0.5/x", "10.0.0.5"),
             ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
-            ("https://2130706433/x", "127.0.0.1"),
+            ("https://2130706433/x", "four decimal numbers"),
             ("https://[::ffff:127.0.0.1]/x", "127.0.0.1"),
         ],
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -30,9 +31,34 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 RESPONSE_EXCERPT_BYTES = 2048
 # Names that mean "this machine" or "the cloud's metadata service" whatever DNS says.
 _FORBIDDEN_NAMES = ("localhost", "metadata.google.internal", "metadata", "instance-data")
-_FORBIDDEN_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
+# Suffixes no public host has: RFC 6761/6762 special names, `home.arpa`, and the
+# private top-level names RFC 6762 appendix G lists, plus Kubernetes' `.svc`.
+_FORBIDDEN_SUFFIXES = (
+    ".localhost",
+    ".internal",
+    ".local",
+    ".localdomain",
+    ".home.arpa",
+    ".intranet",
+    ".private",
+    ".corp",
+    ".home",
+    ".lan",
+    ".svc",
+)
+# Below 1024 only the web's own ports: an HTTP POST to SSH, SMTP or a database
+# port is never a webhook, and is how a sender is made to talk other protocols.
+_WEB_PORTS = (80, 443)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+# Not globally reachable per the IANA registry, newer than Python 3.11's tables:
+# local-use NAT64 (RFC 8215), SRv6 SIDs (RFC 9602), IPv6 documentation (RFC 9637).
+_NOT_GLOBAL_V6 = tuple(
+    ipaddress.IPv6Network(network) for network in ("64:ff9b:1::/48", "5f00::/16", "3fff::/20")
+)
+# A host whose last label is a number is an IPv4 address to browsers and most
+# HTTP clients (WHATWG URL), however odd its spelling.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
 class UnsafeDestination(ValueError):
@@ -54,6 +80,8 @@ def is_forbidden_address(address: IPAddress) -> bool:
             return is_forbidden_address(embedded)
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED_ADDRESS_SPACE:
         return True  # carrier-grade NAT: `is_global` says False already; said here for clarity
+    if isinstance(address, ipaddress.IPv6Address) and any(address in n for n in _NOT_GLOBAL_V6):
+        return True
     return not address.is_global or address.is_multicast
 
 
@@ -115,6 +143,10 @@ def _octal(part: str) -> int:
 
 def check_url(url: str, policy: EgressPolicy) -> None:
     """Raise UnsafeDestination unless `url` is one webhooks may be sent to."""
+    if not url.isprintable() or any(character in url for character in ' \\<>"{}|^`'):
+        # Parsers disagree on these (`https://a\\@b/` is host `b` to one, `a` to another):
+        # a URL that means one thing to every parser has none of them.
+        raise UnsafeDestination("The URL has characters a URL may not contain; encode them.")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -132,8 +164,16 @@ def check_url(url: str, policy: EgressPolicy) -> None:
     host = (parts.hostname or "").lower()
     if not host:
         raise UnsafeDestination("The URL names no host.")
-    if port == 0:
-        raise UnsafeDestination("Port 0 is not a port to send to.")
+    if port is not None and port < 1024 and port not in _WEB_PORTS:
+        raise UnsafeDestination(
+            f"Port {port} belongs to other protocols; use 80, 443 or a port from 1024 up."
+        )
+    if _NUMERIC_LABEL.match(host.rstrip(".").rsplit(".", 1)[-1]) and not _plain_ipv4(host):
+        # `0177.1`, `2130706433` or `010.0.0.1` mean different addresses to
+        # different parsers; only the plain form means one.
+        raise UnsafeDestination(
+            f"{host} is not an IPv4 address written the usual way (four decimal numbers)."
+        )
     if policy.allow_private:
         return
     address = parse_host_address(host)
@@ -142,8 +182,16 @@ def check_url(url: str, policy: EgressPolicy) -> None:
             spelled = host if host.strip("[]") == str(address) else f"{host} ({address})"
             raise UnsafeDestination(f"{spelled} is not a public address.")
         return
+    host = host.rstrip(".")  # `localhost.` is `localhost`
     if host in _FORBIDDEN_NAMES or host.endswith(_FORBIDDEN_SUFFIXES) or "." not in host:
         raise UnsafeDestination(f"{host} is a local or internal name, not a public host.")
+
+
+def _plain_ipv4(host: str) -> bool:
+    try:
+        return str(ipaddress.IPv4Address(host)) == host
+    except ValueError:
+        return False
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -266,6 +314,9 @@ class WebhookSender:
                     excerpt = await _excerpt(response)
         except UnsafeDestination as exc:
             return AttemptResult(None, elapsed(), error=f"Refused: {exc}")
+        except httpx.InvalidURL as exc:
+            # check_url let it through, httpx cannot use it: refused, not a crash.
+            return AttemptResult(None, elapsed(), error=f"Refused: the URL is not usable: {exc}.")
         except (httpx.TimeoutException, TimeoutError):
             return AttemptResult(None, elapsed(), error="Timed out.", timed_out=True)
         except httpx.HTTPError as exc:
