@@ -16,7 +16,11 @@ EMAIL ?=
 NAME ?=
 DEPARTMENT ?=
 
-.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test test-hard
+SOURCE := shared/contracts/src shared/kit/src services/tickets/src services/inventory/src services/notify/src gateway/src
+# pip-audit asks PyPI's per-release JSON API about each locked version; probed first.
+ADVISORIES_PROBE := https://pypi.org/pypi/pip/24.0/json
+
+.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test test-hard audit
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,7 +51,20 @@ test-hard: install ## only the attack and fault battery (tests/hard/), printing 
 lint: install ## ruff and mypy (strict on the source)
 	$(UV) run --frozen --no-sync ruff check .
 	$(UV) run --frozen --no-sync ruff format --check .
-	$(UV) run --frozen --no-sync mypy shared/contracts/src shared/kit/src services/tickets/src services/inventory/src services/notify/src gateway/src
+	$(UV) run --frozen --no-sync mypy $(SOURCE)
+
+audit: install ## bandit on the source (no medium or high findings), pip-audit on uv.lock
+	$(UV) run --frozen --no-sync bandit -q -r $(SOURCE) --severity-level medium
+	@mkdir -p var
+	$(UV) export --frozen --all-groups --no-emit-workspace --no-hashes --format requirements-txt \
+		-q -o var/audit-requirements.txt
+	@if $(UV) run --frozen --no-sync python -c "import urllib.request as r; r.urlopen('$(ADVISORIES_PROBE)', timeout=10)" 2>/dev/null; then \
+		$(UV) run --frozen --no-sync pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+			-r var/audit-requirements.txt; \
+	else \
+		echo "pip-audit: PyPI's advisory API does not answer from this machine ($(ADVISORIES_PROBE)): uv.lock was NOT audited."; \
+		if [ -n "$$DESKSIDE_REQUIRE_AUDIT" ]; then exit 1; fi; \
+	fi
 
 deploy-check: install ## check the Dockerfile, compose file and Kubernetes manifests (no Docker needed)
 	$(UV) run --frozen --no-sync hadolint deploy/Dockerfile tests/deploy/postgres/Dockerfile

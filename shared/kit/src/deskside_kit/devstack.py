@@ -153,7 +153,7 @@ class Stack:
             if process.poll() is not None:
                 raise StackError(f"{part.name} exited with status {process.returncode}")
             try:
-                with urllib.request.urlopen(f"{self.url(part)}/readyz", timeout=2):  # noqa: S310
+                with urllib.request.urlopen(f"{self.url(part)}/readyz", timeout=2):  # noqa: S310  # nosec B310
                     return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
