@@ -105,36 +105,56 @@ class Idempotency:
                     )
                 )
             ).one()
+            age = utc_now() - existing.created_at
+            if age >= KEPT_FOR:
+                # Expired, though not purged yet: the key is free again, for any body.
+                await self._take_over(claims, existing, request_hash)
+                return None
             if existing.request_hash != request_hash:
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was used with another request; use a new key."
                 )
             if existing.status_code is not None:
                 return _replay(existing)
-            if utc_now() - existing.created_at < ABANDONED_AFTER:
+            if age < ABANDONED_AFTER:
                 raise IdempotencyKeyInFlight(
                     "A request with this Idempotency-Key is still in progress; retry later.",
                     headers={"Retry-After": "1"},
                 )
-            # Left by a process that died mid-request: take it over, unless another
-            # retry just did (the created_at comparison makes this a compare-and-set).
-            taken = await claims.exec(
-                update(IdempotencyKey)
-                .where(
-                    col(IdempotencyKey.owner) == self.owner,
-                    col(IdempotencyKey.key) == self.key,
-                    col(IdempotencyKey.created_at) == existing.created_at,
-                )
-                .values(created_at=utc_now())
-            )
-            await claims.commit()
-            if taken.rowcount != 1:
-                raise IdempotencyKeyInFlight(
-                    "A request with this Idempotency-Key is still in progress; retry later.",
-                    headers={"Retry-After": "1"},
-                )
-            self._claimed = True
+            # Left by a process that died mid-request.
+            await self._take_over(claims, existing, request_hash)
             return None
+
+    async def _take_over(
+        self, claims: AsyncSession, existing: IdempotencyKey, request_hash: str
+    ) -> None:
+        """Claim a stored key afresh, unless another request just did.
+
+        The `created_at` comparison makes this a compare-and-set: of two
+        retries racing for the same abandoned or expired key, one wins.
+        """
+        taken = await claims.exec(
+            update(IdempotencyKey)
+            .where(
+                col(IdempotencyKey.owner) == self.owner,
+                col(IdempotencyKey.key) == self.key,
+                col(IdempotencyKey.created_at) == existing.created_at,
+            )
+            .values(
+                created_at=utc_now(),
+                request_hash=request_hash,
+                status_code=None,
+                response_body=None,
+                response_headers=None,
+            )
+        )
+        await claims.commit()
+        if taken.rowcount != 1:
+            raise IdempotencyKeyInFlight(
+                "A request with this Idempotency-Key is still in progress; retry later.",
+                headers={"Retry-After": "1"},
+            )
+        self._claimed = True
 
     async def remember(self, status_code: int, body: BaseModel, headers: dict[str, str]) -> None:
         """Store the response in the request's transaction, beside what it created."""
