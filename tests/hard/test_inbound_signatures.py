@@ -122,11 +122,12 @@ async def _row_counts(client: httpx.AsyncClient) -> dict[str, int]:
     async with app_sessions(client).reading() as session:
         connection = await session.connection()
         names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-        return {
-            name: (await connection.execute(text(f'SELECT count(*) FROM "{name}"'))).scalar_one()
-            for name in names
-            if name != "alembic_version"
-        }
+        counts = {}
+        for name in names:
+            if name != "alembic_version":
+                query = text(f'SELECT count(*) FROM "{name}"')  # noqa: S608  (names from the schema)
+                counts[name] = (await connection.execute(query)).scalar_one()
+        return counts
 
 
 async def _battery(
