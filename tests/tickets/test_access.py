@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -43,46 +42,15 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
-from tests.support.tokens import bearer
+from tests.support.access import CALLERS, Row
 from tests.tickets.conftest import (
     ADMIN,
-    AGENT,
     ALICE,
-    BOB,
     MAILER_SECRET,
     MONITOR_SECRET,
     open_ticket,
     signed,
 )
-
-CALLERS: dict[str, dict[str, str]] = {
-    "own": ALICE,
-    "other": BOB,
-    "agent": AGENT,
-    "admin": ADMIN,
-    "integ": bearer("alerts-bot", "integration"),
-    "anon": {},
-}
-
-
-@dataclass(frozen=True)
-class Row:
-    route: str  # "METHOD /path/{template}"
-    own: int
-    other: int
-    agent: int
-    admin: int
-    integ: int
-    anon: int
-
-    @property
-    def method(self) -> str:
-        return self.route.split(" ")[0]
-
-    @property
-    def path(self) -> str:
-        return self.route.split(" ")[1]
-
 
 R = Row  # short, to keep the table's rows on one line each
 
