@@ -8,13 +8,11 @@ without the service credential: never reachable.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import DatabaseUrlFor
 from tests.hard import parts
 from tests.inventory import test_access as inventory_access
 from tests.notify import test_access as notify_access
@@ -32,29 +30,6 @@ async def _ticket_arrange(client: httpx.AsyncClient, row: Row) -> Arranged:
     path, body = await tickets_access.arrange(client, row)  # type: ignore[arg-type]
     ref = path.split("/")[3] if path.startswith("/v1/tickets/") else None
     return Arranged(path, body, ref)
-
-
-@pytest.fixture
-async def inventory(
-    database_url_for: DatabaseUrlFor, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    database_url = await database_url_for("inventory")
-    async with inventory_access.inventory_with_catalog(database_url, tmp_path) as client:
-        yield client
-
-
-@pytest.fixture
-async def notify(
-    database_url_for: DatabaseUrlFor, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = parts.notify(
-        tmp_path,
-        database_url=await database_url_for("notify"),
-        service_token=NOTIFY_SERVICE_TOKEN,
-        delivery_interval=3600.0,
-    )
-    async with serving(app) as client:
-        yield client
 
 
 async def test_every_route_as_every_caller_matches_the_matrix(

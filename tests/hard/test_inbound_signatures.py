@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import inspect, text
 from standardwebhooks.webhooks import Webhook
 
-from deskside_inventory.catalog import load_starter_catalog
-from deskside_inventory.repository import TechnologyRepository
-from tests.conftest import DatabaseUrlFor
-from tests.hard import parts
-from tests.support.apps import app_sessions, serving
+from tests.inventory.test_access import CHECKIN_SECRET
+from tests.support.apps import app_sessions
 from tests.tickets.conftest import MAILER_SECRET, MONITOR_SECRET
 
 pytestmark = pytest.mark.hard
 
-CHECKIN_SECRET = "whsec_" + base64.b64encode(b"device-management-secret-0123456").decode()
 STRANGER = "whsec_" + base64.b64encode(b"a-secret-no-integration-has-0123").decode()
 
 MAIL = (
@@ -159,21 +154,6 @@ async def _battery(
         assert replay.json()["duplicate"] is True
         changed += int(await _row_counts(client) != after_first)
     return sent, changed
-
-
-@pytest.fixture
-async def inventory(
-    database_url_for: DatabaseUrlFor, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = parts.inventory(
-        tmp_path,
-        database_url=await database_url_for("inventory"),
-        checkin_secrets={"mdm": CHECKIN_SECRET},
-    )
-    async with serving(app) as client:
-        async with app_sessions(client).write_transaction() as session:
-            await load_starter_catalog(TechnologyRepository(session))
-        yield client
 
 
 async def test_forged_and_replayed_deliveries_have_no_side_effects(

@@ -41,6 +41,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Libraries whose debug lines carry what must never be logged: SQL with its
+# parameters (webhook secrets, personal data), HTTP calls with their URLs, mail
+# as sent. `DESKSIDE_LOG_LEVEL=DEBUG` means Deskside's own debug lines, not theirs.
+QUIET_LIBRARIES = (
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "asyncpg",
+    "httpx",
+    "httpcore",
+    "aiohttp",
+    "aiosmtplib",
+    "multipart",
+)
+
+
+def quiet_libraries() -> None:
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every logger, uvicorn's included, to stdout as JSON lines.
 
@@ -55,7 +76,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
-    # httpx logs every call at INFO; the access log already says what matters.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    quiet_libraries()
     # Deskside logs each request itself, with its id and duration.
     logging.getLogger("uvicorn.access").disabled = True
