@@ -106,8 +106,11 @@ async def test_memory_after_10000_requests_grows_by_less_than_20_mib(tmp_path: P
         "DESKSIDE_PORT": str(port),
     }
     with (tmp_path / "tickets.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deskside_tickets", "serve"],
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "deskside_tickets",
+            "serve",
             env=environment,
             cwd=tmp_path,
             stdout=log,
@@ -123,7 +126,7 @@ async def test_memory_after_10000_requests_grows_by_less_than_20_mib(tmp_path: P
                             break
                     except httpx.TransportError:
                         pass
-                    assert process.poll() is None, "tickets exited"
+                    assert process.returncode is None, "tickets exited"
                     assert time.monotonic() < deadline, "tickets did not start"
                     await asyncio.sleep(0.2)
 
@@ -133,7 +136,7 @@ async def test_memory_after_10000_requests_grows_by_less_than_20_mib(tmp_path: P
             after = _resident_mib(process.pid)
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            await asyncio.wait_for(process.wait(), 30)
 
     print(
         f"\nmemory: {MEASURED} requests after a warm-up of {WARM_UP}: "
