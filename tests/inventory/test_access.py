@@ -51,6 +51,7 @@ MATRIX = [
     R("POST /v1/accounts/{account_id}/revoke",        403, 404, 200, 200, 403, 401),
     R("POST /v1/inbound/checkins",                    401, 401, 401, 401, 401, 401),
     R("GET /v1/reports/adoption",                     403, 403, 200, 200, 403, 401),
+    R("GET /v1/audit/inventory",                      403, 403, 403, 200, 403, 401),
 ]
 # fmt: on
 

@@ -50,6 +50,7 @@ MATRIX = [
     R("POST /v1/templates/{event_type}/preview",         403, 403, 403, 200, 403, 401),
     R("GET /v1/preferences/me",                          200, 200, 200, 200, 403, 401),
     R("PUT /v1/preferences/me",                          200, 200, 200, 200, 403, 401),
+    R("GET /v1/audit/notify",                            403, 403, 403, 200, 403, 401),
 ]
 # fmt: on
 

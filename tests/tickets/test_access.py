@@ -105,6 +105,7 @@ MATRIX = [
     R("POST /v1/inbound/alerts",                                      401, 401, 401, 401, 401, 401),
     R("GET /v1/inbound/email/{inbound_id}",                           403, 403, 200, 200, 403, 401),
     R("GET /v1/inbound/alerts/{inbound_id}",                          403, 403, 200, 200, 403, 401),
+    R("GET /v1/audit/tickets",                                        403, 403, 403, 200, 403, 401),
 ]
 # fmt: on
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Problem
+from deskside_kit.audit import AuditMiddleware, audit_router
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, create_engine
@@ -84,10 +85,13 @@ def create_service_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    app.include_router(audit_router(settings.service_name))
     app.add_middleware(
         BodyLimitMiddleware,
         limit_for=limits_by_path(settings.max_body_bytes, settings.max_large_body_bytes),
     )
+    # Inside observability, so each record carries the request id.
+    app.add_middleware(AuditMiddleware, sessions=lambda: app.state.sessions)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     _describe_problems_in_openapi(app)
     return app

@@ -201,6 +201,9 @@ def _find_key(keys: jwt.PyJWKSet, key_id: Any) -> jwt.PyJWK | None:
 _bearer = HTTPBearer(auto_error=False, description="A JWT from your identity provider.")
 
 
+# Where a request's verified caller is left in its scope state, for the audit trail.
+PRINCIPAL_KEY = "deskside_principal"
+
 SERVICE_TOKEN_HEADER = "X-Deskside-Service-Token"  # noqa: S105  (a header name)
 # Another Deskside service calling with the shared service credential. The
 # public gateway strips the header, so only callers inside the stack have it.
@@ -218,11 +221,14 @@ async def _current_principal(
         expected: str | None = request.app.state.service_token
         if expected is None or not hmac.compare_digest(service_token, expected):
             raise NotAuthenticated(f"The {SERVICE_TOKEN_HEADER} is not valid.")
-        return SERVICE_PRINCIPAL
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise NotAuthenticated("Send `Authorization: Bearer <token>`.")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(credentials.credentials)
+        principal = SERVICE_PRINCIPAL
+    else:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise NotAuthenticated("Send `Authorization: Bearer <token>`.")
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = await verifier.verify(credentials.credentials)
+    setattr(request.state, PRINCIPAL_KEY, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]

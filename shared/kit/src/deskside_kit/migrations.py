@@ -119,6 +119,27 @@ def create_idempotency_table_v1() -> None:
     )
 
 
+def create_audit_table_v1() -> None:
+    op.create_table(
+        "audit_records",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("at", UtcDateTime(), nullable=False),
+        sa.Column("request_id", sa.String(128), nullable=True),
+        sa.Column("actor", sa.String(255), nullable=True),
+        sa.Column("roles", sa.String(255), nullable=False),
+        sa.Column("method", sa.String(16), nullable=False),
+        sa.Column("path", sa.String(2048), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("client", sa.String(64), nullable=True),
+    )
+    op.create_index("ix_audit_records_actor", "audit_records", ["actor", "id"])
+
+
+def drop_audit_table_v1() -> None:
+    op.drop_index("ix_audit_records_actor", table_name="audit_records")
+    op.drop_table("audit_records")
+
+
 def drop_kit_tables_v1() -> None:
     op.drop_table("idempotency_keys")
     op.drop_index("ix_outbox_unsent", table_name="outbox")

@@ -1,0 +1,158 @@
+"""The audit trail: every request that changes something, and every refused one.
+
+`AuditMiddleware` writes one `audit_records` row per such request, in the
+service's own database, before the answer leaves: a caller that got an answer
+has its record. Kept: who (the verified token's subject and roles, or
+nobody), what (method, path, status), when, the request id and the client
+address. Never a body, a query string or a header: they may hold personal data
+and secrets.
+
+Admins read each service's trail at `GET /v1/audit/<service>`
+(`/v1/audit/tickets`, …), which the gateway routes like any other path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel, col, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deskside_contracts.audit import AuditRecordRead
+from deskside_contracts.common import Role
+from deskside_contracts.paging import Page
+from deskside_kit.auth import PRINCIPAL_KEY, Principal, require_roles
+from deskside_kit.context import current_request_id
+from deskside_kit.database import Sessions, UtcDateTime, utc_now
+from deskside_kit.paging import PageParams, after_cursor, build_page
+from deskside_kit.problems import Forbidden, problem_responses
+
+logger = logging.getLogger("deskside.audit")
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Refusals: no valid credential, not allowed, and "not found", which is also
+# how someone else's object answers.
+REFUSED = frozenset({401, 403, 404})
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utc_now, sa_column=Column(UtcDateTime, nullable=False))
+    request_id: str | None = Field(default=None, max_length=128)
+    actor: str | None = Field(default=None, max_length=255)
+    roles: str = Field(default="", max_length=255)
+    method: str = Field(max_length=16)
+    path: str = Field(max_length=2048)
+    status: int
+    client: str | None = Field(default=None, max_length=64)
+
+
+def is_audited(method: str, status: int) -> bool:
+    return method in MUTATING or status in REFUSED
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp, *, sessions: Callable[[], Sessions]) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        answered = False
+
+        async def send_after_recording(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+                if is_audited(scope["method"], message["status"]):
+                    await self._record(scope, message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_recording)
+        except Exception:
+            if not answered and scope["method"] in MUTATING:
+                await self._record(scope, 500)  # the outer middleware answers 500
+            raise
+
+    async def _record(self, scope: Scope, status: int) -> None:
+        principal: Principal | None = scope.get("state", {}).get(PRINCIPAL_KEY)
+        client = scope.get("client")
+        record = AuditRecord(
+            request_id=current_request_id(),
+            actor=principal.sub if principal else None,
+            roles=" ".join(sorted(principal.roles)) if principal else "",
+            method=scope["method"],
+            path=scope["path"][:2048],
+            status=status,
+            client=str(client[0])[:64] if client else None,
+        )
+        try:
+            async with self.sessions().write_transaction() as session:
+                session.add(record)
+        except Exception:
+            # The answer still goes out; the failure is loud in the logs and metrics.
+            logger.exception(
+                "could not write the audit record of %s %s", record.method, record.path
+            )
+
+
+def to_read(record: AuditRecord) -> AuditRecordRead:
+    assert record.id is not None
+    return AuditRecordRead(
+        id=record.id,
+        at=record.at,
+        request_id=record.request_id,
+        actor=record.actor,
+        roles=record.roles.split(),
+        method=record.method,
+        path=record.path,
+        status=record.status,
+        client=record.client,
+    )
+
+
+def audit_router(service_name: str) -> APIRouter:
+    """`GET /v1/audit/<service_name>`: the service's trail, newest first (admins)."""
+    router = APIRouter(prefix=f"/v1/audit/{service_name}", tags=["audit"])
+
+    @router.get(
+        "",
+        dependencies=[Depends(require_roles(Role.ADMIN))],
+        responses=problem_responses(Forbidden),
+        summary="The audit trail: changes and refusals, newest first (admins)",
+    )
+    async def list_audit_records(
+        request: Request,
+        page: PageParams,
+        actor: Annotated[str | None, Query(max_length=255)] = None,
+        method: Annotated[str | None, Query(max_length=16)] = None,
+        status: Annotated[int | None, Query(ge=100, le=599)] = None,
+        since: Annotated[datetime | None, Query()] = None,
+    ) -> Page[AuditRecordRead]:
+        statement = select(AuditRecord)
+        if actor is not None:
+            statement = statement.where(col(AuditRecord.actor) == actor)
+        if method is not None:
+            statement = statement.where(col(AuditRecord.method) == method.upper())
+        if status is not None:
+            statement = statement.where(col(AuditRecord.status) == status)
+        if since is not None:
+            statement = statement.where(col(AuditRecord.at) >= since)
+        statement = after_cursor(statement, [col(AuditRecord.id)], page, descending=True)
+        sessions: Sessions = request.app.state.sessions
+        async with sessions.reading() as session:
+            rows = (await session.exec(statement)).all()
+        return build_page(rows, page, sort_key=lambda row: [row.id], to_item=to_read)
+
+    return router
