@@ -17,12 +17,18 @@ StartStack = Callable[[Mapping[str, str]], Awaitable[Stack]]
 
 
 @pytest.fixture
+def stack_ports() -> dict[str, int]:
+    """The ports the test's stack listens on, by part: known before it starts."""
+    return dict(zip([p.name for p in (*SERVICES, GATEWAY)], free_ports(4), strict=True))
+
+
+@pytest.fixture
 async def start_stack(
-    backend: str, database_url_for: DatabaseUrlFor, tmp_path: Path
+    backend: str, database_url_for: DatabaseUrlFor, tmp_path: Path, stack_ports: dict[str, int]
 ) -> AsyncIterator[StartStack]:
     """Starts the four processes with extra environment; stops them after the test."""
     started: list[Stack] = []
-    ports = dict(zip([p.name for p in (*SERVICES, GATEWAY)], free_ports(4), strict=True))
+    ports = stack_ports
 
     async def start(extra: Mapping[str, str]) -> Stack:
         environment = {

@@ -9,13 +9,14 @@ import httpx
 import pytest
 
 from tests.conftest import DatabaseUrlFor
+from tests.e2e.conftest import stack_ports, start_stack
 from tests.hard import parts
 from tests.inventory import test_access as inventory_access
 from tests.notify.conftest import SERVICE_TOKEN as NOTIFY_SERVICE_TOKEN
 from tests.support.apps import serving
 from tests.tickets.conftest import client, settings
 
-__all__ = ["client", "inventory", "notify", "settings"]
+__all__ = ["client", "inventory", "notify", "settings", "stack_ports", "start_stack"]
 
 
 @pytest.fixture

@@ -21,6 +21,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_contracts.notify import DeliveryStatus, NotificationStatus
 from deskside_kit.database import Sessions, utc_now
+from deskside_kit.faults import (
+    WEBHOOKS_AFTER_CLAIM_BEFORE_SEND,
+    WEBHOOKS_AFTER_SEND_BEFORE_MARK,
+    crash_point,
+)
 from deskside_notify.config import NotifySettings
 from deskside_notify.egress import AttemptResult, WebhookSender
 from deskside_notify.mail import HeaderInjection, MailTransport, TransportError, build_message
@@ -42,6 +47,8 @@ logger = logging.getLogger("deskside.notify.delivery")
 Clock = Callable[[], datetime]
 # Past this, a claimed row whose worker went silent is someone else's to send.
 _MAIL_LEASE = timedelta(minutes=2)
+# A webhook claim lasts the attempt's timeout plus this: time to record the result.
+LEASE_MARGIN_SECONDS = 15
 
 
 class Mailer:
@@ -144,11 +151,15 @@ class WebhookDispatcher:
     async def run_once(self) -> int:
         """One round; returns how many deliveries it claimed."""
         now = self.clock()
-        lease = timedelta(seconds=self.settings.webhook_timeout + 60)
+        # An attempt takes at most the timeout (one deadline for all of it), so a
+        # claim older than that plus a margin belongs to a worker that died.
+        lease = timedelta(seconds=self.settings.webhook_timeout + LEASE_MARGIN_SECONDS)
         async with self.sessions.write_transaction() as session:
             claimed = await NotifyRepository(session).claim_due_deliveries(
                 now, self.settings.delivery_batch_size, now + lease
             )
+        if claimed:
+            crash_point(WEBHOOKS_AFTER_CLAIM_BEFORE_SEND)
         # One slow endpoint must not hold up the others: a round's requests run together.
         await asyncio.gather(
             *(self._deliver(delivery, subscription) for delivery, subscription in claimed)
@@ -165,6 +176,7 @@ class WebhookDispatcher:
         headers = webhook_headers(secrets, delivery.event_id, int(time.time()), body)
         started = self.clock()
         result = await self.sender.post(subscription.url, body, headers)
+        crash_point(WEBHOOKS_AFTER_SEND_BEFORE_MARK)
         await self._record(delivery.id, subscription.id, started, result)
 
     async def _record(

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from deskside_contracts.events import MAX_BATCH, EventBatch
 from deskside_kit.auth import SERVICE_TOKEN_HEADER
 from deskside_kit.database import Sessions, utc_now
+from deskside_kit.faults import RELAY_AFTER_SEND_BEFORE_MARK, crash_point
 from deskside_kit.outbox import OutboxEvent
 
 logger = logging.getLogger("deskside.relay")
@@ -146,6 +147,7 @@ class OutboxRelay:
                 except DeliveryFailed as exc:
                     # Raised only after the commit, so the attempt is counted and the rows released.
                     failure = exc
+                crash_point(RELAY_AFTER_SEND_BEFORE_MARK)
                 await self._mark(session, batch, sent=failure is None)
             if failure is not None:
                 raise failure
@@ -161,6 +163,7 @@ class OutboxRelay:
             async with self.sessions.write_transaction() as session:
                 await self._mark(session, batch, sent=False)
             raise
+        crash_point(RELAY_AFTER_SEND_BEFORE_MARK)
         async with self.sessions.write_transaction() as session:
             await self._mark(session, batch, sent=True)
         return len(batch)
