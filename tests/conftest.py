@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.support import leaks
 from tests.support.postgres import (
     PostgresServer,
     create_database,
@@ -45,6 +46,11 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if leaks.checked:
+        terminalreporter.write_line(
+            f"errors: {leaks.checked} answers checked for a stack trace, SQL or a path; "
+            "any leak fails its test"
+        )
     for line in _postgres_report:
         terminalreporter.write_line(f"PostgreSQL for tests: {line}")
     if _postgres_report and "skip" in " ".join(_postgres_report).lower():

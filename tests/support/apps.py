@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from deskside_kit.database import Sessions
+from tests.support.leaks import check_answer
 
 
 @asynccontextmanager
@@ -16,7 +17,10 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            # Every answer is checked for a stack trace, SQL or a path (tests/support/leaks.py).
+            event_hooks={"response": [check_answer]},
         ) as client,
     ):
         yield client
