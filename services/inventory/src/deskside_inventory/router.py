@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from deskside_contracts.common import UtcDateTime
 from deskside_contracts.inventory import (
     AccountCreate,
     AccountDecision,
@@ -329,9 +329,9 @@ async def adoption_report(
     _staff: Staff,
     adoption: Adoption,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="Use seen on or after this moment.")
+        UtcDateTime | None, Query(alias="from", description="Use seen on or after this moment.")
     ] = None,
-    to: Annotated[datetime | None, Query(description="Use begun before this moment.")] = None,
+    to: Annotated[UtcDateTime | None, Query(description="Use begun before this moment.")] = None,
     department: Annotated[
         str | None,
         Query(

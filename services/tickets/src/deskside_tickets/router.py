@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 
+from deskside_contracts.common import UtcDateTime
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
     AgentPut,
@@ -156,9 +157,9 @@ async def list_tickets(
     group: Annotated[str | None, Query(max_length=64)] = None,
     requester: Annotated[str | None, Query(max_length=255)] = None,
     technology: Annotated[str | None, Query(max_length=64)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    updated_after: datetime | None = None,
+    created_after: UtcDateTime | None = None,
+    created_before: UtcDateTime | None = None,
+    updated_after: UtcDateTime | None = None,
     q: Annotated[
         str | None,
         Query(
@@ -689,9 +690,9 @@ async def productivity_report(
     _staff: Staff,
     reports: Reports,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="Default: 30 days before `to`.")
+        UtcDateTime | None, Query(alias="from", description="Default: 30 days before `to`.")
     ] = None,
-    to: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    to: Annotated[UtcDateTime | None, Query(description="Default: now.")] = None,
 ) -> ProductivityReport:
     return await reports.productivity(*_range(from_, to))
 
@@ -704,8 +705,8 @@ async def productivity_report(
 async def summary_report(
     _staff: Staff,
     reports: Reports,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[UtcDateTime | None, Query(alias="from")] = None,
+    to: UtcDateTime | None = None,
 ) -> SummaryReport:
     return await reports.summary(*_range(from_, to))
 

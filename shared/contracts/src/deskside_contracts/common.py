@@ -8,12 +8,22 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
+# Moments Deskside deals in: arithmetic around them (30 days before, a week
+# after) never leaves the range `datetime` can hold.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9998
+
 
 def _as_utc(value: datetime) -> datetime:
     # A naive timestamp is taken to be UTC already: that is how Deskside stores them.
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the moment falls outside the calendar once in UTC") from None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"the year must be from {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return value
 
 
 def _format_rfc3339(value: datetime) -> str:
@@ -50,4 +60,5 @@ class RequestModel(BaseModel):
 class ResponseModel(BaseModel):
     """Base of every response body."""
 
-    model_config = ConfigDict(from_attributes=True)
+    # A field named `from_` is written `from`: built by name, documented and sent by alias.
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)

@@ -336,7 +336,7 @@ class ComplianceSummary(ResponseModel):
 class AdoptionReport(ResponseModel):
     """What the company runs on: use per technology and per category, and device compliance."""
 
-    from_: UtcDateTime | None = Field(default=None, serialization_alias="from")
+    from_: UtcDateTime | None = Field(default=None, alias="from")
     to: UtcDateTime | None = None
     department: str | None = Field(
         default=None, description="When given: only people of this department are counted."

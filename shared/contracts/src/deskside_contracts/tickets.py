@@ -626,7 +626,7 @@ class HoursLost(ResponseModel):
 class ProductivityReport(ResponseModel):
     """Work time lost by people who could not work, from tickets opened in the range."""
 
-    from_: UtcDateTime = Field(serialization_alias="from")
+    from_: UtcDateTime = Field(alias="from")
     to: UtcDateTime
     tickets: int
     hours_lost: float
@@ -644,7 +644,7 @@ class VendorBacklog(ResponseModel):
 class SummaryReport(ResponseModel):
     """The desk at a glance, for tickets opened in the range."""
 
-    from_: UtcDateTime = Field(serialization_alias="from")
+    from_: UtcDateTime = Field(alias="from")
     to: UtcDateTime
     tickets: int
     by_status: dict[str, int]

@@ -157,6 +157,14 @@ def _describe_problems_in_openapi(app: FastAPI) -> None:
                     responses.setdefault(
                         "401", {"description": "Not authenticated", "content": problem_content}
                     )
+                    # Every authenticated operation admits only some roles.
+                    responses.setdefault(
+                        "403", {"description": "Not allowed", "content": problem_content}
+                    )
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "413", {"description": "Body too large", "content": problem_content}
+                    )
         app.openapi_schema = schema
         return schema
 

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskside_contracts.audit import AuditRecordRead
 from deskside_contracts.common import Role
+from deskside_contracts.common import UtcDateTime as Moment
 from deskside_contracts.paging import Page
 from deskside_kit.auth import PRINCIPAL_KEY, Principal, require_roles
 from deskside_kit.context import current_request_id
@@ -138,7 +139,7 @@ def audit_router(service_name: str) -> APIRouter:
         actor: Annotated[str | None, Query(max_length=255)] = None,
         method: Annotated[str | None, Query(max_length=16)] = None,
         status: Annotated[int | None, Query(ge=100, le=599)] = None,
-        since: Annotated[datetime | None, Query()] = None,
+        since: Annotated[Moment | None, Query()] = None,
     ) -> Page[AuditRecordRead]:
         statement = select(AuditRecord)
         if actor is not None:
