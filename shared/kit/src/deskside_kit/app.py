@@ -148,9 +148,14 @@ def _describe_problems_in_openapi(app: FastAPI) -> None:
         problem_content = {
             PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
         }
-        for path_item in schema.get("paths", {}).values():
+        for path, path_item in schema.get("paths", {}).items():
             for operation in path_item.values():
                 responses = operation.get("responses", {})
+                if "{" in path:
+                    # Whatever a path names may not exist, or not for this caller.
+                    responses.setdefault(
+                        "404", {"description": "Not found", "content": problem_content}
+                    )
                 if "422" in responses:
                     responses["422"] = {"description": "Invalid input", "content": problem_content}
                 if operation.get("security"):
@@ -162,6 +167,9 @@ def _describe_problems_in_openapi(app: FastAPI) -> None:
                         "403", {"description": "Not allowed", "content": problem_content}
                     )
                 if "requestBody" in operation:
+                    responses.setdefault(
+                        "400", {"description": "Body not readable", "content": problem_content}
+                    )
                     responses.setdefault(
                         "413", {"description": "Body too large", "content": problem_content}
                     )
