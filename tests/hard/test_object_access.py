@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.access import comparable
 from tests.support.tokens import bearer
-from tests.tickets.test_access import BODIES, MATRIX, MISSING_REF, TICKET, Row, _comparable
+from tests.tickets.test_access import BODIES, MATRIX, MISSING_REF, TICKET, Row
 
 pytestmark = pytest.mark.hard
 
@@ -97,8 +98,8 @@ async def test_no_one_reaches_anyone_elses_ticket(client: httpx.AsyncClient) -> 
                     same = (
                         like.status_code == 404
                         and like.headers["content-type"] == answer.headers["content-type"]
-                        and _comparable(like, MISSING_REF)
-                        == _comparable(answer, ticket["ticket_ref"])
+                        and comparable(like, MISSING_REF)
+                        == comparable(answer, ticket["ticket_ref"])
                     )
                     if not same:
                         unlike_missing.append(f"{prober} {row.method} {path}")

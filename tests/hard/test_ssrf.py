@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import pytest
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -30,6 +28,7 @@ from deskside_notify.egress import EgressPolicy, WebhookSender
 from tests.hard import parts
 from tests.support.apps import serving
 from tests.support.servers import serving_over_http
+from tests.support.spy_network import SpyNetwork
 from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.hard
@@ -169,34 +168,8 @@ def _bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-class SpyNetwork(httpcore.AsyncNetworkBackend):
-    """Records every connection asked for; opens none but `routes` (address -> loopback port)."""
-
-    def __init__(self, routes: dict[tuple[str, int], int] | None = None) -> None:
-        self.inner = httpcore.AnyIOBackend()
-        self.routes = routes or {}
-        self.asked: list[tuple[str, int]] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.asked.append((host, port))
-        if (host, port) in self.routes:
-            return await self.inner.connect_tcp(
-                "127.0.0.1", self.routes[host, port], timeout=timeout
-            )
-        raise httpcore.ConnectError("the spy network connects nowhere")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-    def inside(self) -> list[tuple[str, int]]:
-        return [(host, port) for host, port in self.asked if host != PUBLIC]
+def _inside(network: SpyNetwork) -> list[tuple[str, int]]:
+    return [(host, port) for host, port in network.asked if host != PUBLIC]
 
 
 class FakeDns:
@@ -280,10 +253,10 @@ async def test_no_inside_target_is_ever_dialled(monkeypatch: pytest.MonkeyPatch)
 
     print(
         f"\nSSRF, when dialled: {len(targets)} targets, {len(delivered)} delivered, "
-        f"{len(network.inside())} connection attempts to them"
+        f"{len(_inside(network))} connection attempts to them"
     )
     assert delivered == []
-    assert network.inside() == []
+    assert _inside(network) == []
 
 
 async def test_a_dns_answer_that_changes_between_lookups_is_never_dialled_inside(
@@ -309,10 +282,10 @@ async def test_a_dns_answer_that_changes_between_lookups_is_never_dialled_inside
 
     print(
         f"\nSSRF, rebinding: {len(names)} names, {len(network.asked)} connections asked for, "
-        f"{len(network.inside())} of them inside"
+        f"{len(_inside(network))} of them inside"
     )
     assert network.asked == [(PUBLIC, 443)] * len(names)
-    assert network.inside() == []
+    assert _inside(network) == []
 
 
 class Redirector:
@@ -353,8 +326,8 @@ async def test_a_redirect_to_an_inside_address_is_not_followed(
 
     print(
         f"\nSSRF, redirects: {len(locations)} redirects inside, "
-        f"{sum(r.succeeded for r in results)} followed, {len(network.inside())} inside connections"
+        f"{sum(r.succeeded for r in results)} followed, {len(_inside(network))} inside connections"
     )
     assert [r.status_code for r in results] == [302] * len(locations)
     assert not any(r.succeeded for r in results)
-    assert network.inside() == []
+    assert _inside(network) == []

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpcore
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +28,7 @@ from deskside_notify.egress import (
     parse_host_address,
 )
 from tests.support.servers import serving_over_http
+from tests.support.spy_network import SpyNetwork
 
 STRICT = EgressPolicy()
 LOOPBACK_ALLOWED = EgressPolicy(allow_http=True, allow_private=True)
@@ -172,30 +172,6 @@ def test_addresses_are_read_the_way_the_c_library_reads_them(
     assert (str(parsed) if parsed else None) == expected
 
 
-class SpyBackend(httpcore.AsyncNetworkBackend):
-    """Records every connection the sender makes, and makes it for real."""
-
-    def __init__(self) -> None:
-        self.inner = httpcore.AnyIOBackend()
-        self.connected: list[tuple[str, int]] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connected.append((host, port))
-        return await self.inner.connect_tcp(
-            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
 class Endpoint:
     def __init__(self) -> None:
         self.status = 200
@@ -227,7 +203,7 @@ def rebinding(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
 async def test_a_name_resolving_to_a_private_address_is_never_dialled(
     monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
-    spy = SpyBackend()
+    spy = SpyNetwork(passthrough=True)
     sender = WebhookSender(EgressPolicy(allow_http=True), timeout=2, network_backend=spy)
     rebinding(monkeypatch, address)
     try:
@@ -239,7 +215,7 @@ async def test_a_name_resolving_to_a_private_address_is_never_dialled(
     assert result.error is not None
     assert result.error.startswith("Refused:")
     assert "not a public address" in result.error
-    assert spy.connected == []
+    assert spy.asked == []
 
 
 async def test_the_checked_address_is_the_one_dialled(
@@ -247,7 +223,7 @@ async def test_the_checked_address_is_the_one_dialled(
 ) -> None:
     _app, url = endpoint
     port = int(url.rsplit(":", 1)[1])
-    spy = SpyBackend()
+    spy = SpyNetwork(passthrough=True)
     sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2, network_backend=spy)
     rebinding(monkeypatch, "127.0.0.1")
     try:
@@ -255,7 +231,7 @@ async def test_the_checked_address_is_the_one_dialled(
     finally:
         await sender.aclose()
     assert result.succeeded
-    assert spy.connected == [("127.0.0.1", port)]
+    assert spy.asked == [("127.0.0.1", port)]
 
 
 async def test_redirects_are_failures_and_are_not_followed(
@@ -263,7 +239,7 @@ async def test_redirects_are_failures_and_are_not_followed(
 ) -> None:
     app, url = endpoint
     app.status, app.headers = 307, {"location": "http://169.254.169.254/latest"}
-    spy = SpyBackend()
+    spy = SpyNetwork(passthrough=True)
     sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2, network_backend=spy)
     try:
         result = await sender.post(f"{url}/hook", b"{}", {})
@@ -272,7 +248,7 @@ async def test_redirects_are_failures_and_are_not_followed(
     assert result.status_code == 307
     assert not result.succeeded
     assert "redirects are not followed" in str(result.error)
-    assert len(spy.connected) == 1
+    assert len(spy.asked) == 1
 
 
 async def test_what_a_receiver_says_is_kept_to_2_kib_with_its_retry_after(

@@ -92,7 +92,8 @@ def check_matrix_covers(app: FastAPI, matrix: list[Row]) -> None:
     assert set(listed) - served == set(), "rows of routes the app does not serve"
 
 
-def _comparable(response: httpx.Response, object_id: str) -> dict[str, Any]:
+def comparable(response: httpx.Response, object_id: str) -> dict[str, Any]:
+    """The problem a response holds, without the object's id and the request id."""
     problem: dict[str, Any] = response.json()
     problem.pop("request_id", None)
     return {
@@ -117,9 +118,9 @@ async def mismatches(client: httpx.AsyncClient, row: Row, arrange: Arrange) -> d
             missing_id = new_id(call.object_id.split("_", 1)[0])
             missing = call.path.replace(call.object_id, missing_id, 1)
             like = await client.request(row.method, missing, json=call.body, headers=headers)
-            if (like.status_code, _comparable(like, missing_id)) != (
+            if (like.status_code, comparable(like, missing_id)) != (
                 404,
-                _comparable(response, call.object_id),
+                comparable(response, call.object_id),
             ):
                 wrong[caller] = "someone else's object answers unlike a missing one"
     return wrong

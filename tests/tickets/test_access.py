@@ -42,7 +42,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
-from tests.support.access import CALLERS, Row
+from tests.support.access import CALLERS, Row, comparable
 from tests.tickets.conftest import (
     ADMIN,
     ALICE,
@@ -229,16 +229,6 @@ async def _signed_post(client: httpx.AsyncClient, path: str, body: Any) -> Any:
     return response.json()
 
 
-def _comparable(response: httpx.Response, ref: str) -> dict[str, Any]:
-    """The problem a response holds, without the ticket reference and the request id."""
-    problem: dict[str, Any] = response.json()
-    problem.pop("request_id", None)
-    return {
-        key: value.replace(ref, "REF") if isinstance(value, str) else value
-        for key, value in problem.items()
-    }
-
-
 def _rows() -> list[Any]:
     params = []
     for row in MATRIX:
@@ -285,9 +275,9 @@ async def test_each_caller_gets_the_status_of_its_cell(client: httpx.AsyncClient
             ref = path.split("/")[3]
             missing = path.replace(ref, MISSING_REF, 1)
             like = await client.request(row.method, missing, json=body, headers=headers)
-            assert (like.status_code, _comparable(like, MISSING_REF)) == (
+            assert (like.status_code, comparable(like, MISSING_REF)) == (
                 404,
-                _comparable(response, ref),
+                comparable(response, ref),
             ), f"{caller}: {row.route} on someone else's ticket"
 
     expected = {caller: getattr(row, caller) for caller in CALLERS}
