@@ -26,6 +26,13 @@ from tests.tickets import test_access as tickets_access
 pytestmark = pytest.mark.hard
 
 
+@pytest.fixture
+def backend() -> str:
+    # Who may reach what does not depend on the database; PostgreSQL is production's.
+    # (Each service's own access matrix runs on both, in tests/<service>/test_access.py.)
+    return "postgresql"
+
+
 async def _ticket_arrange(client: httpx.AsyncClient, row: Row) -> Arranged:
     path, body = await tickets_access.arrange(client, row)  # type: ignore[arg-type]
     ref = path.split("/")[3] if path.startswith("/v1/tickets/") else None

@@ -29,6 +29,14 @@ from tests.tickets import test_access as tickets_access
 
 pytestmark = pytest.mark.hard
 
+
+@pytest.fixture
+def backend() -> str:
+    # Who may reach what does not depend on the database; PostgreSQL is production's.
+    # (Each service's own access matrix runs on both, in tests/<service>/test_access.py.)
+    return "postgresql"
+
+
 SERVER_OWNED: dict[str, Any] = {
     "id": "evil_01",
     "reference": "SD-000666",

@@ -22,6 +22,14 @@ from tests.tickets.test_access import BODIES, MATRIX, MISSING_REF, TICKET, Row
 
 pytestmark = pytest.mark.hard
 
+
+@pytest.fixture
+def backend() -> str:
+    # Who may reach what does not depend on the database; PostgreSQL is production's.
+    # (Each service's own access matrix runs on both, in tests/<service>/test_access.py.)
+    return "postgresql"
+
+
 PEOPLE = {name: bearer(name, email=f"{name}@example.com") for name in ("alice", "bob", "carol")}
 DESK = bearer("agnes", "agent")
 TICKETS_EACH = 7

@@ -20,7 +20,7 @@ from tests.support.tokens import TEST_JWT_SECRET, bearer
 
 pytestmark = pytest.mark.hard
 
-WARM_UP = 1_000
+WARM_UP = 300
 MEASURED = 10_000
 ALLOWED_GROWTH_MIB = 20
 
