@@ -102,7 +102,7 @@ class AuditMiddleware:
             async with self.sessions().write_transaction() as session:
                 session.add(record)
         except Exception:
-            # The answer still goes out; the failure is loud in the logs and metrics.
+            # The answer still goes out; the failure is loud in the logs.
             logger.exception(
                 "could not write the audit record of %s %s", record.method, record.path
             )
