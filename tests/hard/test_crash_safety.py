@@ -56,6 +56,7 @@ def _kill_and_restart(stack: Stack, part: str) -> None:
     stack.start_part(part)
 
 
+@pytest.mark.timeout(600)  # long by design; pytest-timeout is for hangs
 async def test_killing_tickets_loses_no_acknowledged_ticket(start_stack: StartStack) -> None:
     stack = await start_stack({})
     seed = secrets.randbelow(1_000_000)
@@ -180,6 +181,7 @@ def _restart_armed(stack: Stack, part: str, point: str, after: int) -> bool:
     return died
 
 
+@pytest.mark.timeout(600)  # long by design; pytest-timeout is for hangs
 async def test_killing_the_relay_and_notify_loses_no_event(
     start_stack: StartStack, receiver: WebhookReceiver
 ) -> None:

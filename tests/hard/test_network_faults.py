@@ -59,6 +59,7 @@ async def _timed(call: Callable[[], Awaitable[httpx.Response]]) -> tuple[httpx.R
     return response, time.monotonic() - started
 
 
+@pytest.mark.timeout(600)  # long by design; pytest-timeout is for hangs
 async def test_faults_are_bounded_reported_and_recovered_from(
     start_stack: StartStack, proxies: dict[str, FaultProxy], receiver: WebhookReceiver
 ) -> None:

@@ -72,17 +72,16 @@ async def _traffic(base_url: str, count: int) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         opened = (await http.post("/v1/tickets", json={"title": "VPN"}, headers=alice)).json()
         ref = opened["reference"]
+        # Mostly reads, as a desk's traffic is; writes, refusals and bad input among them.
         requests = [
             lambda n: http.post("/v1/tickets", json={"title": f"Laptop #{n}"}, headers=alice),
             lambda n: http.get(f"/v1/tickets/{ref}", headers=alice),
             lambda n: http.get("/v1/tickets", params={"limit": 20}, headers=agent),
-            lambda n: http.get(f"/v1/tickets/SD-9{n:05}", headers=alice),
-            lambda n: http.post("/v1/tickets", json={"title": ""}, headers=alice),
-            lambda n: http.get("/v1/tickets", headers={"Authorization": f"Bearer x{n}"}),
-            lambda n: http.post(
-                f"/v1/tickets/{ref}/comments", json={"body": f"#{n}"}, headers=alice
-            ),
             lambda n: http.get(f"/v1/tickets/{ref}/history", headers=agent),
+            lambda n: http.get(f"/v1/tickets/{ref}/comments", headers=alice),
+            lambda n: http.get(f"/v1/tickets/SD-9{n:05}", headers=alice),
+            lambda n: http.get("/v1/tickets", params={"limit": 0}, headers=agent),
+            lambda n: http.get("/v1/tickets", headers={"Authorization": f"Bearer x{n}"}),
         ]
         semaphore = asyncio.Semaphore(8)
 
@@ -94,6 +93,7 @@ async def _traffic(base_url: str, count: int) -> None:
         await asyncio.gather(*(one(n) for n in range(count)))
 
 
+@pytest.mark.timeout(600)  # long by design; pytest-timeout is for hangs
 async def test_memory_after_10000_requests_grows_by_less_than_20_mib(tmp_path: Path) -> None:
     (port,) = free_ports(1)
     environment = {

@@ -55,6 +55,14 @@ MATRIX = [
 ]
 # fmt: on
 
+
+@pytest.fixture
+def backend() -> str:
+    # SQLite here; the attack battery runs this matrix on PostgreSQL
+    # (tests/hard/test_function_access.py), so each database sees it once.
+    return "sqlite"
+
+
 CHECKIN_SECRET = "whsec_" + base64.b64encode(b"device-management-secret-0123456").decode()
 ALICE, AGENT, ADMIN = CALLERS["own"], CALLERS["agent"], CALLERS["admin"]
 BODIES: dict[str, Any] = {

@@ -54,6 +54,14 @@ MATRIX = [
 ]
 # fmt: on
 
+
+@pytest.fixture
+def backend() -> str:
+    # SQLite here; the attack battery runs this matrix on PostgreSQL
+    # (tests/hard/test_function_access.py), so each database sees it once.
+    return "sqlite"
+
+
 ADMIN = CALLERS["admin"]
 HOOK = {"url": "https://hooks.example.com/deskside", "event_types": ["ticket.*"]}
 BODIES: dict[str, Any] = {

@@ -109,6 +109,14 @@ MATRIX = [
 ]
 # fmt: on
 
+
+@pytest.fixture
+def backend() -> str:
+    # SQLite here; the attack battery runs this matrix on PostgreSQL
+    # (tests/hard/test_function_access.py), so each database sees it once.
+    return "sqlite"
+
+
 # Cells where the code contradicts the product's rules: (route, caller) -> what it does instead.
 # Each makes its route's test a strict expected failure (see `_rows`).
 GAPS: dict[tuple[str, str], str] = {}
