@@ -191,7 +191,6 @@ async def test_killing_the_relay_and_notify_loses_no_event(
     created: dict[str, str] = {}  # reference -> ticket id
     cut_at_points = 0
     kills = 0
-    done = asyncio.Event()
 
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=15) as gateway:
         hook = await gateway.post(
@@ -216,7 +215,6 @@ async def test_killing_the_relay_and_notify_loses_no_event(
                     continue
                 if answer.status_code == 201:
                     created[answer.json()["reference"]] = answer.json()["id"]
-            done.set()
 
         async def chaos() -> None:
             nonlocal cut_at_points, kills

@@ -20,6 +20,7 @@ from sqlalchemy import inspect, text
 from standardwebhooks.webhooks import Webhook
 
 from tests.inventory.test_access import CHECKIN_SECRET
+from tests.inventory.test_checkins import SNAPSHOT
 from tests.support.apps import app_sessions
 from tests.tickets.conftest import MAILER_SECRET, MONITOR_SECRET
 
@@ -33,20 +34,7 @@ MAIL = (
     b"Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n\r\nIt disconnects every hour.\r\n"
 )
 ALERT = json.dumps({"fingerprint": "disk-full-42", "title": "Disk full on the file share"}).encode()
-CHECKIN = json.dumps(
-    {
-        "external_id": "mdm-42",
-        "owner_email": "alice@example.com",
-        "owner_id": "alice",
-        "ownership": "personal",
-        "platform": "android",
-        "model": "Pixel 8",
-        "os_version": "14",
-        "encrypted": True,
-        "passcode_set": True,
-        "apps": [],
-    }
-).encode()
+CHECKIN = json.dumps({**SNAPSHOT, "apps": []}).encode()
 
 
 def _signed(

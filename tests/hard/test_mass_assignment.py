@@ -58,7 +58,6 @@ SERVER_OWNED: dict[str, Any] = {
     "people_affected": 0,
     "tier_changed": True,
 }
-CALLER_FOR = {"tickets": "admin", "inventory": "admin", "notify": "admin"}
 
 
 def _declared(document: dict[str, Any], method: str, path: str) -> set[str] | None:

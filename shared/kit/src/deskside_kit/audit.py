@@ -14,13 +14,14 @@ Admins read each service's trail at `GET /v1/audit/<service>`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskside_contracts.audit import AuditRecordRead
@@ -30,7 +31,7 @@ from deskside_contracts.paging import Page
 from deskside_kit.auth import PRINCIPAL_KEY, Principal, require_roles
 from deskside_kit.context import current_request_id
 from deskside_kit.database import Sessions, UtcDateTime, utc_now
-from deskside_kit.paging import PageParams, after_cursor, build_page
+from deskside_kit.paging import PageParams, PageRequest, after_cursor, build_page
 from deskside_kit.problems import Forbidden, problem_responses
 
 logger = logging.getLogger("deskside.audit")
@@ -108,6 +109,32 @@ class AuditMiddleware:
             )
 
 
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def newest_first(
+        self,
+        page: PageRequest,
+        *,
+        actor: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+        since: datetime | None = None,
+    ) -> Sequence[AuditRecord]:
+        statement = select(AuditRecord)
+        if actor is not None:
+            statement = statement.where(col(AuditRecord.actor) == actor)
+        if method is not None:
+            statement = statement.where(col(AuditRecord.method) == method.upper())
+        if status is not None:
+            statement = statement.where(col(AuditRecord.status) == status)
+        if since is not None:
+            statement = statement.where(col(AuditRecord.at) >= since)
+        statement = after_cursor(statement, [col(AuditRecord.id)], page, descending=True)
+        return (await self.session.exec(statement)).all()
+
+
 def to_read(record: AuditRecord) -> AuditRecordRead:
     assert record.id is not None
     return AuditRecordRead(
@@ -141,19 +168,11 @@ def audit_router(service_name: str) -> APIRouter:
         status: Annotated[int | None, Query(ge=100, le=599)] = None,
         since: Annotated[Moment | None, Query()] = None,
     ) -> Page[AuditRecordRead]:
-        statement = select(AuditRecord)
-        if actor is not None:
-            statement = statement.where(col(AuditRecord.actor) == actor)
-        if method is not None:
-            statement = statement.where(col(AuditRecord.method) == method.upper())
-        if status is not None:
-            statement = statement.where(col(AuditRecord.status) == status)
-        if since is not None:
-            statement = statement.where(col(AuditRecord.at) >= since)
-        statement = after_cursor(statement, [col(AuditRecord.id)], page, descending=True)
         sessions: Sessions = request.app.state.sessions
         async with sessions.reading() as session:
-            rows = (await session.exec(statement)).all()
+            rows = await AuditRepository(session).newest_first(
+                page, actor=actor, method=method, status=status, since=since
+            )
         return build_page(rows, page, sort_key=lambda row: [row.id], to_item=to_read)
 
     return router
