@@ -20,7 +20,7 @@ SOURCE := shared/contracts/src shared/kit/src services/tickets/src services/inve
 # pip-audit asks PyPI's per-release JSON API about each locked version; probed first.
 ADVISORIES_PROBE := https://pypi.org/pypi/pip/24.0/json
 
-.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test test-hard audit
+.PHONY: help install run seed test lint format token migrate clean deploy-check deploy-test test-hard audit bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -76,6 +76,13 @@ deploy-check: install ## check the Dockerfile, compose file and Kubernetes manif
 
 deploy-test: install ## build the images and run them under compose on a private dockerd (root, minutes)
 	$(UV) run --frozen --no-sync pytest -m deploy tests/deploy -p no:cacheprovider --timeout=1800 -s --durations=5 $(PYTEST_ARGS)
+
+bench: install ## the benchmark suite, PostgreSQL and a million tickets (bench/README.md; minutes)
+	@command -v wrk >/dev/null || { \
+		echo "Installing wrk, the load generator (Debian package) ..."; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q --no-install-recommends wrk; }
+	$(UV) run --frozen --no-sync python -m bench $(BENCH_ARGS)
 
 format: install ## apply ruff's fixes and formatting
 	$(UV) run --frozen --no-sync ruff check --fix .

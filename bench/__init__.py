@@ -1,0 +1,1 @@
+"""Deskside's benchmark suite: `make bench` (see bench/README.md)."""

@@ -1,0 +1,435 @@
+"""`make bench`: Deskside against its own targets, and against the stack's limits, in one run.
+
+Starts PostgreSQL (or uses the one the tests would use), loads a year of
+tickets, starts the stack as real processes and two minimal FastAPI apps
+beside it, drives each with wrk, and writes `bench/results/<date>.md` and
+`.json`. See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from tests.support.postgres import (
+    PostgresServer,
+    create_database,
+    drop_database,
+    find_or_start_postgres,
+    stop_postgres,
+)
+from tests.support.servers import free_ports
+
+from bench import dataset, events, plans
+from bench.figures import Figure, Run, write_results
+from bench.load import Wrk
+from deskside_kit.devstack import GATEWAY, SERVICES, Stack
+from deskside_kit.paging import encode_cursor
+from deskside_kit.tokens import mint_token
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATABASES = {"tickets": "bench_tickets", "inventory": "bench_inventory", "notify": "bench_notify"}
+LIMIT_DATABASE = "bench_limit"
+PORT_NAMES = ("tickets", "inventory", "notify", "gateway", "json", "insert")
+SEARCHES = [
+    "syncing",
+    "password",
+    "printer",
+    "vpn",
+    "certificate warning",
+    "storage full",
+    "Pixel",
+    "screenshot",
+    "0x1015",
+    "hotel network",
+    "authenticator",
+    "Dropbox shared folder",
+]
+FILTERS = [
+    ("in_progress", "ios"),
+    ("waiting_on_requester", "windows"),
+    ("closed", "dropbox"),
+    ("resolved", "gmail"),
+    ("new", "macos"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--tickets", type=int, default=int(os.environ.get("BENCH_TICKETS", 1_000_000))
+    )
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 20)))
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", nargs="*", help="run only the figures whose name starts so")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = parser.parse_args()
+    wrk_path = shutil.which("wrk")
+    if wrk_path is None:
+        sys.exit("bench: wrk is not installed; `make bench` installs it (Debian package wrk).")
+    run = Run(tickets=args.tickets, seconds=args.seconds, connections=args.connections)
+    work = Path(tempfile.mkdtemp(prefix="deskside-bench-"))
+    # The same server the tests would use: DESKSIDE_TEST_POSTGRES_URL, one on
+    # 127.0.0.1:5432, or a throwaway one started here and removed at the end.
+    server, how = find_or_start_postgres(work / "postgres")
+    try:
+        if server is None:
+            sys.exit(f"bench: no PostgreSQL: {how}")
+        _say(how)
+        asyncio.run(
+            _bench(run, Wrk(wrk_path, BENCH_DIR / "wrk" / "requests.lua"), args, server, work)
+        )
+    finally:
+        if server is not None:
+            stop_postgres(server)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _bench(
+    run: Run, wrk: Wrk, args: argparse.Namespace, server: PostgresServer, work: Path
+) -> None:
+    names = [*DATABASES.values(), LIMIT_DATABASE]
+    for name in names:
+        await create_database(server, name)
+    urls = {part: server.database_url(name) for part, name in DATABASES.items()}
+    plain = {
+        part: server.database_url(name, driver="postgresql") for part, name in DATABASES.items()
+    }
+    try:
+        for part, url in urls.items():
+            _migrate(part, url)
+        _say(f"loading {run.tickets:,} tickets ...")
+        timings = dataset.LoadTimings()
+        await dataset.load_tickets(plain["tickets"], run.tickets, timings)
+        await dataset.load_inventory(plain["inventory"], timings)
+        run.load = timings
+        for step, seconds in timings.seconds.items():
+            _say(f"  {step}: {seconds:.1f} s")
+        await _measure(run, wrk, server, urls, plain, work, args)
+        if not args.only:
+            await plans.write_plans(plain["tickets"], BENCH_DIR / "plans", run.tickets)
+        write_results(run, BENCH_DIR / "results")
+    finally:
+        if not args.keep:
+            for name in names:
+                await drop_database(server, name)
+
+
+async def _measure(
+    run: Run,
+    wrk: Wrk,
+    server: PostgresServer,
+    urls: dict[str, str],
+    plain: dict[str, str],
+    work: Path,
+    args: argparse.Namespace,
+) -> None:
+    jwt_secret = secrets.token_urlsafe(48)
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
+    stack = Stack(
+        ports={part: ports[part] for part in ("tickets", "inventory", "notify", "gateway")},
+        env={
+            "DESKSIDE_ENV": "development",
+            "DESKSIDE_VAR_DIR": str(work / "var"),
+            "DESKSIDE_JWT_SECRET": jwt_secret,
+            "DESKSIDE_SERVICE_TOKEN": secrets.token_urlsafe(48),
+            "DESKSIDE_TICKETS_DATABASE_URL": urls["tickets"],
+            "DESKSIDE_INVENTORY_DATABASE_URL": urls["inventory"],
+            "DESKSIDE_NOTIFY_DATABASE_URL": urls["notify"],
+            "DESKSIDE_NOTIFY_MAIL_DIR": str(work / "mail"),
+            # The limiter still runs (and verifies every token), but never says no.
+            "DESKSIDE_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
+            "DESKSIDE_GATEWAY_RATE_LIMIT_BURST": "1000000",
+        },
+        log_dir=work / "logs",
+    )
+    limit_document = await _start_and_sample(stack, jwt_secret, plain)
+    limits = _start_limits(
+        ports, server.database_url(LIMIT_DATABASE, driver="postgresql"), limit_document, work
+    )
+    try:
+        direct = stack.url(SERVICES[0])
+        gateway = stack.gateway_url
+        json_limit = f"http://127.0.0.1:{ports['json']}"
+        insert_limit = f"http://127.0.0.1:{ports['insert']}"
+        agent = mint_token(
+            jwt_secret, sub="agent-01", roles=["agent"], email="agent-01@example.com"
+        )
+        requester = mint_token(
+            jwt_secret, sub="emp-00001", roles=["requester"], email="emp-00001@example.com"
+        )
+        run.memory_idle = _memory(stack)
+        refs = await _references(plain["tickets"], 2000)
+        gets = [f"GET /v1/tickets/{ref}" for ref in refs]
+        create_body = {
+            "title": "Outlook keeps asking for the password",
+            "description": "Since the update this morning Outlook asks for my password every "
+            "few minutes, on the laptop and on the phone.",
+            "impact": "medium",
+            "urgency": "high",
+        }
+        wanted = args.only
+
+        def want(name: str) -> bool:
+            return not wanted or any(name.startswith(prefix) for prefix in wanted)
+
+        c = run.connections
+
+        async def figure(name: str, **options: Any) -> Figure | None:
+            if not want(name):
+                return None
+            _say(f"{name} ...")
+            result = await asyncio.to_thread(wrk.run, seconds=run.seconds, **options)
+            figure = Figure.from_wrk(name, result)
+            run.figures[name] = figure
+            _say("  " + figure.line())
+            return figure
+
+        await figure("limit: minimal FastAPI JSON", base=json_limit, requests=gets, connections=c)
+        await figure(
+            "GET ticket, straight to tickets",
+            base=direct,
+            requests=gets,
+            token=agent,
+            connections=c,
+        )
+        await figure(
+            "GET ticket, through the gateway",
+            base=gateway,
+            requests=gets,
+            token=agent,
+            connections=c,
+        )
+        await figure(
+            "GET ticket, straight, 8 connections",
+            base=direct,
+            requests=gets,
+            token=agent,
+            connections=8,
+        )
+        await figure(
+            "GET ticket, gateway, 8 connections",
+            base=gateway,
+            requests=gets,
+            token=agent,
+            connections=8,
+        )
+        await figure(
+            "limit: minimal FastAPI + asyncpg insert",
+            base=insert_limit,
+            requests=["POST /rows"],
+            body=create_body,
+            connections=c,
+        )
+        await figure(
+            "create ticket, straight to tickets",
+            base=direct,
+            requests=["POST /v1/tickets"],
+            body=create_body,
+            token=requester,
+            connections=c,
+        )
+        await figure(
+            "create ticket, through the gateway",
+            base=gateway,
+            requests=["POST /v1/tickets"],
+            body=create_body,
+            token=requester,
+            connections=c,
+        )
+        await figure(
+            "list, first page",
+            base=direct,
+            requests=["GET /v1/tickets?limit=50"],
+            token=agent,
+            connections=c,
+        )
+        deep = await _deep_cursors(plain["tickets"], int(run.tickets * 0.9), 50)
+        await figure(
+            "list, page after 90% of the rows",
+            base=direct,
+            requests=[f"GET /v1/tickets?limit=50&cursor={cursor}" for cursor in deep],
+            token=agent,
+            connections=c,
+        )
+        await figure(
+            "search q= (full text)",
+            base=direct,
+            requests=[f"GET /v1/tickets?limit=50&q={_quote(words)}" for words in SEARCHES],
+            token=agent,
+            connections=c,
+        )
+        await figure(
+            "filtered list (status + technology + assignee)",
+            base=direct,
+            requests=[
+                f"GET /v1/tickets?limit=50&status={status}&technology={technology}"
+                f"&assignee=agent-{n:02d}"
+                for status, technology in FILTERS
+                for n in range(1, 41)
+            ],
+            token=agent,
+            connections=c,
+        )
+        year = (datetime.now(UTC) - timedelta(days=dataset.DAYS + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name, path in (
+            ("report: tickets summary", f"/v1/reports/tickets/summary?from={year}"),
+            ("report: productivity", f"/v1/reports/tickets/productivity?from={year}"),
+            ("report: adoption", f"/v1/reports/adoption?from={year}"),
+        ):
+            await figure(name, base=gateway, requests=[f"GET {path}"], token=agent, connections=1)
+        if want("event to webhook"):
+            _say("event to webhook at 200 creates/s ...")
+            run.webhooks = await events.measure(
+                gateway,
+                admin_token=mint_token(jwt_secret, sub="admin-01", roles=["admin"]),
+                requester_token=requester,
+                rate=200,
+                seconds=60,
+            )
+            _say("  " + json.dumps(run.webhooks))
+        run.memory_after = _memory(stack)
+    finally:
+        for process in limits:
+            process.terminate()
+            process.wait(timeout=10)
+        stack.stop()
+
+
+async def _start_and_sample(stack: Stack, jwt_secret: str, plain: dict[str, str]) -> str:
+    """Start the stack; return the body tickets answers for one ticket (the JSON limit's answer)."""
+    await asyncio.to_thread(stack.start)
+    token = mint_token(jwt_secret, sub="agent-01", roles=["agent"])
+    reference = (await _references(plain["tickets"], 1))[0]
+    async with httpx.AsyncClient(base_url=stack.url(SERVICES[0]), timeout=30) as client:
+        response = await client.get(
+            f"/v1/tickets/{reference}", headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+        return response.text
+
+
+def _start_limits(
+    ports: dict[str, int], database_url: str, document: str, work: Path
+) -> list[subprocess.Popen[bytes]]:
+    environment = {
+        **os.environ,
+        "BENCH_LIMIT_DOCUMENT": document,
+        "BENCH_LIMIT_DATABASE_URL": database_url,
+    }
+    processes = []
+    for app, port in (("json_app", ports["json"]), ("insert_app", ports["insert"])):
+        log = (work / "logs" / f"limit-{app}.log").open("ab")
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"bench.limits:{app}",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                    "--no-server-header",
+                ],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    for port in (ports["json"], ports["insert"]):
+        _wait_listening(port)
+    return processes
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def _memory(stack: Stack) -> dict[str, float]:
+    """Resident memory of each process, in MiB."""
+    sizes = {}
+    for part in (*SERVICES, GATEWAY):
+        process = stack.processes[part.name]
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes[part.name] = round(int(line.split()[1]) / 1024, 1)
+    return sizes
+
+
+def _migrate(part: str, url: str) -> None:
+    environment = {
+        **os.environ,
+        f"DESKSIDE_{part.upper()}_DATABASE_URL": url,
+        "DESKSIDE_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        [sys.executable, "-m", f"deskside_{part}", "migrate"], env=environment, check=True
+    )
+
+
+async def _references(database_url: str, count: int) -> list[str]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT reference FROM tickets TABLESAMPLE SYSTEM (1) LIMIT $1", count
+        )
+        return [row["reference"] for row in rows] or [
+            row["reference"]
+            for row in await connection.fetch("SELECT reference FROM tickets LIMIT $1", count)
+        ]
+    finally:
+        await connection.close()
+
+
+async def _deep_cursors(database_url: str, offset: int, count: int) -> list[str]:
+    """Cursors of the default order (-created_at) that start `offset` rows in."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT created_at, id FROM tickets"
+            " ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT $2",
+            offset,
+            count,
+        )
+    finally:
+        await connection.close()
+    return [encode_cursor([row["created_at"], row["id"]]) for row in rows]
+
+
+def _quote(words: str) -> str:
+    from urllib.parse import quote
+
+    return quote(words)
+
+
+def _say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
