@@ -250,40 +250,29 @@ async def _measure(
             token=requester,
             connections=c,
         )
-        await figure(
-            "list, first page",
-            base=direct,
-            requests=["GET /v1/tickets?limit=50"],
-            token=agent,
-            connections=c,
-        )
         deep = await _deep_cursors(plain["tickets"], int(run.tickets * 0.9), 50)
-        await figure(
-            "list, page after 90% of the rows",
-            base=direct,
-            requests=[f"GET /v1/tickets?limit=50&cursor={cursor}" for cursor in deep],
-            token=agent,
-            connections=c,
-        )
-        await figure(
-            "search q= (full text)",
-            base=direct,
-            requests=[f"GET /v1/tickets?limit=50&q={_quote(words)}" for words in SEARCHES],
-            token=agent,
-            connections=c,
-        )
-        await figure(
-            "filtered list (status + technology + assignee)",
-            base=direct,
-            requests=[
+        reads = {
+            "list, first page": ["GET /v1/tickets?limit=50"],
+            "list, page after 90% of the rows": [
+                f"GET /v1/tickets?limit=50&cursor={cursor}" for cursor in deep
+            ],
+            "search q= (full text)": [
+                f"GET /v1/tickets?limit=50&q={_quote(words)}" for words in SEARCHES
+            ],
+            "filtered list (status + technology + assignee)": [
                 f"GET /v1/tickets?limit=50&status={status}&technology={technology}"
                 f"&assignee=agent-{n:02d}"
                 for status, technology in FILTERS
                 for n in range(1, 41)
             ],
-            token=agent,
-            connections=c,
-        )
+        }
+        for name, requests in reads.items():
+            await figure(name, base=direct, requests=requests, token=agent, connections=c)
+            # At 64 connections a p50 is mostly time spent queueing behind the other
+            # 63; one connection gives the query's own latency, which the targets mean.
+            await figure(
+                f"{name}, 1 connection", base=direct, requests=requests, token=agent, connections=1
+            )
         year = (datetime.now(UTC) - timedelta(days=dataset.DAYS + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for name, path in (
             ("report: tickets summary", f"/v1/reports/tickets/summary?from={year}"),

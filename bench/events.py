@@ -77,7 +77,7 @@ async def measure(
     seen: set[str] = set()
     verified = 0
     for delivery in receiver.received:
-        title = delivery.event.get("data", {}).get("title", "")
+        title = delivery.event.get("data", {}).get("ticket", {}).get("title", "")
         if title not in sent_at or title in seen:
             continue
         seen.add(title)
