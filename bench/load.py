@@ -43,6 +43,7 @@ class Wrk:
         connections: int,
         token: str | None = None,
         body: dict[str, Any] | None = None,
+        timeout: int = 10,
     ) -> WrkResult:
         with tempfile.TemporaryDirectory(prefix="deskside-wrk-") as folder:
             request_file = Path(folder) / "requests"
@@ -63,7 +64,7 @@ class Wrk:
                     f"-c{connections}",
                     f"-d{seconds}s",
                     "--timeout",
-                    "10s",
+                    f"{timeout}s",
                     "-s",
                     str(self.script),
                     base,
