@@ -16,7 +16,7 @@ EMAIL ?=
 NAME ?=
 DEPARTMENT ?=
 
-SOURCE := shared/contracts/src shared/kit/src services/tickets/src services/inventory/src services/notify/src gateway/src
+SOURCE := shared/contracts/src shared/kit/src shared/client/src services/tickets/src services/inventory/src services/notify/src gateway/src cli/src
 # pip-audit asks PyPI's per-release JSON API about each locked version; probed first.
 ADVISORIES_PROBE := https://pypi.org/pypi/pip/24.0/json
 

@@ -122,7 +122,9 @@ async def _bench(
         await _measure(run, wrk, server, urls, plain, work, args)
         if not args.only:
             await plans.write_plans(plain["tickets"], BENCH_DIR / "plans", run.tickets)
-        write_results(run, BENCH_DIR / "results")
+        # A partial run (--only) is for a quick look: it stays out of the record
+        # that "no regression" compares against.
+        write_results(run, BENCH_DIR / "results" / ("partial" if args.only else ""))
     finally:
         if not args.keep:
             for name in names:
@@ -192,6 +194,7 @@ async def _measure(
         async def figure(name: str, **options: Any) -> Figure | None:
             if not want(name):
                 return None
+            await _settle(plain)
             _say(f"{name} ...")
             result = await asyncio.to_thread(wrk.run, seconds=run.seconds, **options)
             figure = Figure.from_wrk(name, result)
@@ -377,6 +380,43 @@ def _memory(stack: Stack) -> dict[str, float]:
             if line.startswith("VmRSS:"):
                 sizes[part.name] = round(int(line.split()[1]) / 1024, 1)
     return sizes
+
+
+# What the stack still has to do after a figure that wrote: events to relay,
+# mail to send, webhooks to deliver. Each figure starts once it is done. Only
+# work due now counts: a delivery to the event figure's receiver, gone once that
+# figure ends, waits out its retry back-off and is no load meanwhile.
+BACKLOG = {
+    "tickets": "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+    "notify": """
+        SELECT (SELECT count(*) FROM notifications WHERE status = 'pending'
+                  AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
+             + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'
+                  AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
+    """,
+}
+SETTLE_TIMEOUT_SECONDS = 120
+
+
+async def _settle(plain: dict[str, str]) -> None:
+    """Wait until the stack has worked off what earlier figures left it, so it is idle."""
+    began = time.monotonic()
+    while True:
+        left = 0
+        for part, query in BACKLOG.items():
+            connection = await asyncpg.connect(plain[part])
+            try:
+                left += await connection.fetchval(query)
+            finally:
+                await connection.close()
+        waited = time.monotonic() - began
+        if not left or waited > SETTLE_TIMEOUT_SECONDS:
+            if waited >= 1:
+                _say(
+                    f"  (waited {waited:.0f} s for the stack to work off its backlog; {left} left)"
+                )
+            return
+        await asyncio.sleep(1)
 
 
 def _migrate(part: str, url: str) -> None:

@@ -10,6 +10,7 @@ costs far more than building it.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,9 @@ from typing import Any
 import asyncpg
 
 from deskside_inventory.catalog import starter_catalog
+from deskside_tickets.models import SlaPolicy
 from deskside_tickets.seed import DECLARED, DEPARTMENTS, PLATFORMS, TECHNOLOGIES
+from deskside_tickets.sla import Policy, business_minutes
 
 CHUNK = 50_000
 PEOPLE = 20_000
@@ -128,6 +131,7 @@ TICKET_COLUMNS = [
     "sla_first_response_breached",
     "sla_resolution_breached",
     "work_stopped",
+    "minutes_lost",
     "search_text",
 ]
 COMMENT_COLUMNS = [
@@ -183,7 +187,7 @@ def person(number: int) -> tuple[str, str, str]:
 
 
 def ticket_rows(
-    count: int, now: datetime, policy_id: str | None, seed: int = 7
+    count: int, now: datetime, policy: Policy | None, seed: int = 7
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """(ticket row, its comment rows) for `count` tickets spread evenly over the last year."""
     rng = random.Random(seed)
@@ -241,6 +245,9 @@ def ticket_rows(
                 )
             )
         breached = rng.random() < 0.12
+        work_stopped = rng.random() < 0.1
+        settled = resolved or closed
+        policy_id = policy.id if policy is not None else None
         ticket = (
             ticket_id,
             number,
@@ -275,7 +282,9 @@ def ticket_rows(
             created + timedelta(days=3) if policy_id else None,
             breached and rng.random() < 0.5,
             breached,
-            rng.random() < 0.1,
+            work_stopped,
+            # Kept at resolution, as the service does (sla.settle_minutes_lost).
+            business_minutes(policy, created, settled) if work_stopped and settled else None,
             " ".join([title, description, *public_text]),
         )
         yield ticket, comments
@@ -285,15 +294,13 @@ async def load_tickets(database_url: str, count: int, timings: LoadTimings) -> N
     connection = await asyncpg.connect(database_url)
     try:
         await connection.execute("SET maintenance_work_mem = '512MB'")
-        policy_id = await connection.fetchval(
-            "SELECT id FROM sla_policies ORDER BY is_default DESC, id LIMIT 1"
-        )
+        policy = await _default_policy(connection)
         indexes = await _drop_secondary_indexes(connection, ["tickets", "ticket_comments"])
         began = time.perf_counter()
         now = datetime.now(UTC)
         tickets: list[tuple[Any, ...]] = []
         comments: list[tuple[Any, ...]] = []
-        for ticket, its_comments in ticket_rows(count, now, policy_id):
+        for ticket, its_comments in ticket_rows(count, now, policy):
             tickets.append(ticket)
             comments.extend(its_comments)
             if len(tickets) >= CHUNK:
@@ -330,6 +337,20 @@ async def _copy(
         )
     timings.tickets += len(tickets)
     timings.comments += len(comments)
+
+
+async def _default_policy(connection: asyncpg.Connection) -> Policy | None:
+    """The SLA policy new tickets get, with its calendar, as the service reads it."""
+    row = await connection.fetchrow(
+        "SELECT id, name, is_default, targets, business_hours, pause_on"
+        " FROM sla_policies ORDER BY is_default DESC, id LIMIT 1"
+    )
+    if row is None:
+        return None
+    fields = {key: row[key] for key in ("id", "name", "is_default")}
+    for key in ("targets", "business_hours", "pause_on"):
+        fields[key] = json.loads(row[key])
+    return Policy.from_row(SlaPolicy(**fields))
 
 
 async def _drop_secondary_indexes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import httpx
@@ -83,8 +84,51 @@ async def test_the_gateway_serves_the_merged_document(gateway_for: GatewayFor) -
         response = await gateway.get("/openapi.json")
     assert response.status_code == 200
     document = response.json()
-    assert set(document["paths"]) == {"/v1/tickets", "/v1/technologies"}
+    # The gateway's own endpoints too, but no service's /healthz or /internal.
+    assert set(document["paths"]) == {
+        "/v1/tickets",
+        "/v1/technologies",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
+    assert document["paths"]["/readyz"]["get"]["operationId"] == "checkReadiness"
     assert document["x-deskside-missing-services"] == ["notify"]
+
+
+def test_a_shared_operation_id_is_made_unique() -> None:
+    tickets = copy.deepcopy(TICKETS)
+    inventory = copy.deepcopy(INVENTORY)
+    tickets["paths"]["/v1/tickets"]["get"]["operationId"] = "listThings"
+    inventory["paths"]["/v1/technologies"]["get"]["operationId"] = "listThings"
+
+    merged = merge_documents({"tickets": tickets, "inventory": inventory}, missing=[])
+
+    assert merged["paths"]["/v1/tickets"]["get"]["operationId"] == "listThings"
+    assert merged["paths"]["/v1/technologies"]["get"]["operationId"] == "listThingsInventory"
+
+
+def test_tags_come_in_one_order_with_their_descriptions() -> None:
+    tickets = copy.deepcopy(TICKETS)
+    inventory = copy.deepcopy(INVENTORY)
+    tickets["paths"]["/v1/tickets"]["get"]["tags"] = ["Reports"]
+    inventory["paths"]["/v1/technologies"]["get"]["tags"] = ["Catalog"]
+    tickets["tags"] = [{"name": "Reports", "description": "Numbers"}, {"name": "Internal"}]
+    inventory["tags"] = [{"name": "Reports", "description": "Numbers"}, {"name": "Catalog"}]
+
+    merged = merge_documents({"tickets": tickets, "inventory": inventory}, missing=[])
+
+    assert merged["tags"] == [{"name": "Catalog"}, {"name": "Reports", "description": "Numbers"}]
+
+
+def test_what_the_gateway_itself_may_answer_is_declared() -> None:
+    merged = merge_documents({"tickets": TICKETS}, missing=[])
+
+    responses = merged["paths"]["/v1/tickets"]["get"]["responses"]
+    assert {"200", "429", "502", "504"} <= responses.keys()
+    assert list(responses["502"]["content"]) == ["application/problem+json"]
+    # The services' own documents are left as they were.
+    assert set(TICKETS["paths"]["/v1/tickets"]["get"]["responses"]) == {"200"}
 
 
 async def test_the_explorer_works_offline(gateway: httpx.AsyncClient) -> None:

@@ -40,8 +40,10 @@ async def settings_for(database_url_for: DatabaseUrlFor, tmp_path: Path) -> Sett
             "webhook_allow_http": True,
             "webhook_allow_private": True,
             "admin_emails": ["ops@example.com"],
-            # The workers stay idle unless a test drives them (`run_once`) itself.
+            # The workers stay idle unless a test drives them (`run_once`) itself:
+            # no look for an hour, and no wake when new work is stored.
             "delivery_interval": 3600.0,
+            "delivery_wake_on_commit": False,
         }
         values.update(overrides)
         return NotifySettings(**values)

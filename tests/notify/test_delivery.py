@@ -269,3 +269,71 @@ class TestWebhookDelivery:
         assert retried.status_code == 202
         assert [item.event["type"] for item in receiver.received] == ["webhook.test"] * 2
         assert all(item.verified for item in receiver.received)
+
+
+class TestWorkersWokenByCommits:
+    """The workers look only once an hour here: whatever goes out, a commit's wake sent."""
+
+    @pytest.fixture
+    async def woken(
+        self, settings_for: SettingsFor, smtp: MailServer
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        settings = settings_for(
+            delivery_wake_on_commit=True,
+            mail_transport="smtp",
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            smtp_security="none",
+            smtp_timeout=5.0,
+        )
+        async with serving(create_app(settings)) as client:
+            yield client
+
+    async def test_an_event_taken_in_is_mailed_and_delivered_at_once(
+        self, woken: httpx.AsyncClient, receiver: WebhookReceiver, smtp: MailServer
+    ) -> None:
+        await subscribe(woken, receiver)
+
+        taken = await woken.post(
+            "/internal/events",
+            json=batch(ticket_event(read=ticket(reference="SD-000042"))),
+            headers=SERVICE,
+        )
+        await receiver.wait_for(1, within=2)
+        (acknowledgement,) = await smtp.wait_for(1, within=2)
+
+        assert taken.status_code == 200, taken.text
+        (delivery,) = receiver.received
+        assert delivery.verified
+        assert delivery.event["type"] == "ticket.created"
+        assert "[SD-000042]" in acknowledgement["Subject"]
+
+    async def test_a_test_event_and_a_manual_retry_go_out_at_once(
+        self, woken: httpx.AsyncClient, receiver: WebhookReceiver
+    ) -> None:
+        hook = await subscribe(woken, receiver)
+
+        queued = await woken.post(f"/v1/webhooks/{hook['id']}/test", headers=ADMIN)
+        await receiver.wait_for(1, within=2)
+        retried = await woken.post(f"/v1/deliveries/{queued.json()['id']}/retry", headers=ADMIN)
+        await receiver.wait_for(2, within=2)
+
+        assert (queued.status_code, retried.status_code) == (202, 202)
+        assert [item.event["type"] for item in receiver.received] == ["webhook.test"] * 2
+
+    async def test_the_notice_of_a_disabled_endpoint_is_mailed_at_once(
+        self, woken: httpx.AsyncClient, receiver: WebhookReceiver, smtp: MailServer
+    ) -> None:
+        hook = await subscribe(woken, receiver)
+        receiver.script = [410]
+
+        await woken.post(f"/v1/webhooks/{hook['id']}/test", headers=ADMIN)
+        notices = await smtp.wait_for(2, within=2)
+
+        # The admins, and the subscription's owner.
+        assert sorted(notice["To"].addresses[0].addr_spec for notice in notices) == [
+            "ops@example.com",
+            "root@example.com",
+        ]
+        fetched = await woken.get(f"/v1/webhooks/{hook['id']}", headers=ADMIN)
+        assert fetched.json()["enabled"] is False

@@ -1,16 +1,20 @@
-"""The database layer: durable SQLite, migrations on both databases."""
+"""The database layer: durable SQLite, migrations on both databases, wakes after commit."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal, text
+from sqlmodel import SQLModel, select
 
-from deskside_kit.database import create_engine
+from deskside_kit.background import Wakeup, periodically
+from deskside_kit.database import Sessions, create_engine, wake_after_commit
+from deskside_kit.outbox import OutboxEvent, record_event
 from tests.conftest import DatabaseUrlFor
 
 
@@ -58,3 +62,82 @@ async def test_the_migrate_command_brings_a_database_to_head(
     finally:
         await engine.dispose()
     assert version.startswith("2026")
+
+
+class CountingWakeup(Wakeup):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+        super().wake()
+
+
+class TestWakeAfterCommit:
+    async def test_the_wake_comes_after_the_commit_and_only_once(self, tmp_path: Path) -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+        wakeup = CountingWakeup()
+        try:
+            async with Sessions.for_engine(engine).write_transaction() as session:
+                wake_after_commit(session, wakeup)
+                wake_after_commit(session, wakeup)
+                await session.exec(select(literal(1)))
+                await session.flush()
+                before_commit = wakeup.wakes
+            after_commit = wakeup.wakes
+        finally:
+            await engine.dispose()
+
+        assert (before_commit, after_commit) == (0, 1)
+
+    async def test_a_rolled_back_transaction_wakes_nothing_then_or_later(
+        self, tmp_path: Path
+    ) -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+        wakeup = CountingWakeup()
+        try:
+            async with Sessions.for_engine(engine).writing() as session:
+                await session.exec(select(literal(1)))
+                wake_after_commit(session, wakeup)
+                await session.rollback()
+                # The same session's next transaction did not ask for the wake.
+                await session.exec(select(literal(1)))
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+        assert wakeup.wakes == 0
+
+    async def test_recording_an_event_wakes_the_relay_once_it_commits(self, tmp_path: Path) -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+        async with engine.begin() as connection:
+            await connection.run_sync(
+                SQLModel.metadata.create_all,
+                tables=[OutboxEvent.__table__],  # type: ignore[attr-defined]
+            )
+        sessions = Sessions.for_engine(engine)
+        woken = asyncio.Event()
+        try:
+            async with periodically("test", 60, _signalling(woken), wakeup=sessions.outbox_written):
+                async with sessions.writing() as session:
+                    record_event(session, source="t", type="x.y", subject="s", data={})
+                    await session.flush()
+                    await session.rollback()
+                await asyncio.sleep(0.1)
+                assert not woken.is_set()
+                async with sessions.write_transaction() as session:
+                    record_event(session, source="t", type="x.y", subject="s", data={})
+                    await session.flush()
+                    await asyncio.sleep(0.1)
+                    assert not woken.is_set()
+                await asyncio.wait_for(woken.wait(), 2)
+        finally:
+            await engine.dispose()
+
+
+def _signalling(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    async def job() -> None:
+        event.set()
+
+    return job

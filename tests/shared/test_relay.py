@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.routing import Route
 
 from deskside_contracts.events import EventBatch
 from deskside_kit.auth import SERVICE_TOKEN_HEADER
+from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, create_engine
 from deskside_kit.outbox import OutboxEvent, record_event
 from deskside_kit.relay import MAX_BACKOFF_SECONDS, OutboxRelay
@@ -27,7 +29,7 @@ from deskside_tickets.config import TicketsSettings
 from tests.conftest import DatabaseUrlFor
 from tests.support.apps import serving
 from tests.support.servers import free_ports, serving_over_http, unused_url
-from tests.support.tokens import TEST_JWT_SECRET
+from tests.support.tokens import TEST_JWT_SECRET, bearer
 
 SERVICE_TOKEN = "relay-test-service-token-0123456789"
 POSTGRES_ONLY = pytest.mark.parametrize(
@@ -181,6 +183,25 @@ def in_order(order: dict[str, list[int]]) -> bool:
     return all(numbers == list(range(1, len(numbers) + 1)) for numbers in order.values())
 
 
+class RoundsOf:
+    """A relay's rounds as a periodic job, each one's result kept, each one's end awaitable."""
+
+    def __init__(self, relay: OutboxRelay) -> None:
+        self.relay = relay
+        self.sent: list[int] = []
+        self.ended = asyncio.Event()
+
+    async def run(self) -> None:
+        self.sent.append(await self.relay.run_once())
+        self.ended.set()
+
+    async def after(self, commit: Awaitable[None]) -> None:
+        """Commit, then wait for the round the commit wakes to end."""
+        self.ended.clear()
+        await commit
+        await asyncio.wait_for(self.ended.wait(), timeout=5)
+
+
 class TestSending:
     async def test_pending_events_go_in_order_and_are_marked_sent(
         self, sessions: Sessions, notify: tuple[NotifyStandIn, str], make_relay: MakeRelay
@@ -255,6 +276,35 @@ class TestFailures:
         assert await relay.run_once() == 3
         assert relay.backoff == 0
         assert relay.retry_at is None
+        assert in_order(stand_in.subjects_in_arrival_order())
+        assert await unsent_count(sessions) == 0
+
+    async def test_commits_while_backing_off_wake_the_relay_without_calling_notify(
+        self,
+        sessions: Sessions,
+        notify: tuple[NotifyStandIn, str],
+        make_relay: MakeRelay,
+        clock: FakeClock,
+    ) -> None:
+        stand_in, url = notify
+        stand_in.answer_with = 503
+        relay = make_relay(url)
+        rounds = RoundsOf(relay)
+
+        # No tick in this test: every round is woken by a commit.
+        async with periodically("relay", 60, rounds.run, wakeup=sessions.outbox_written):
+            await rounds.after(record(sessions, ["tkt_a"]))
+            assert stand_in.refusals == 1
+            for _ in range(5):
+                await rounds.after(record(sessions, ["tkt_a"]))
+            assert stand_in.refusals == 1
+            assert relay.is_backing_off
+
+            stand_in.answer_with = None
+            clock.pass_backoff(relay)
+            await rounds.after(record(sessions, ["tkt_b"]))
+
+        assert rounds.sent == [0, 0, 0, 0, 0, 0, 7]
         assert in_order(stand_in.subjects_in_arrival_order())
         assert await unsent_count(sessions) == 0
 
@@ -387,6 +437,38 @@ class TestReplicas:
 
 
 class TestInTheService:
+    async def test_a_new_ticket_reaches_notify_at_once_not_at_the_relays_next_look(
+        self, database_url_for: DatabaseUrlFor, tmp_path: Path, notify: tuple[NotifyStandIn, str]
+    ) -> None:
+        stand_in, url = notify
+        settings = TicketsSettings(
+            env="test",
+            var_dir=tmp_path,
+            database_url=await database_url_for("tickets"),
+            jwt_secret=TEST_JWT_SECRET,
+            service_token=SERVICE_TOKEN,
+            inventory_url=unused_url(),
+            inventory_timeout=0.5,
+            notify_url=url,
+            # Far beyond the test's patience: only the commit's wake can send the event.
+            relay_interval=60.0,
+        )
+        async with serving(create_tickets_app(settings)) as client:
+            created = await client.post(
+                "/v1/tickets",
+                json={"title": "Printer on floor 3 is jammed"},
+                headers=bearer("alice", "requester", email="alice@example.com"),
+            )
+            assert created.status_code == 201, created.text
+            answered = time.monotonic()
+            await asyncio.wait_for(stand_in.arrived.wait(), timeout=5)
+            waited = time.monotonic() - answered
+
+        (event,) = stand_in.received
+        assert event["type"] == "ticket.created"
+        assert event["subject"] == created.json()["id"]
+        assert waited < 2
+
     async def test_the_service_relays_its_outbox_in_the_background(
         self, database_url_for: DatabaseUrlFor, tmp_path: Path, notify: tuple[NotifyStandIn, str]
     ) -> None:

@@ -101,6 +101,22 @@ async def open_ticket(
     return ticket
 
 
+async def act(
+    client: httpx.AsyncClient,
+    ticket: dict[str, Any],
+    action: str,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+    **extra_headers: str,
+) -> httpx.Response:
+    """Run a lifecycle action (`resolve`, `close`, …) on a ticket."""
+    return await client.post(
+        f"/v1/tickets/{ticket['reference']}/{action}",
+        json=body,
+        headers={**headers, **extra_headers},
+    )
+
+
 async def outbox_events(client: httpx.AsyncClient) -> list[OutboxEvent]:
     """The events the tickets app behind `client` has written, oldest first."""
     async with app_sessions(client).reading() as session:

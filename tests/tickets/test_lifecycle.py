@@ -20,24 +20,10 @@ from tests.tickets.conftest import (
     ALICE,
     BOB,
     PROBLEM,
+    act,
     open_ticket,
     outbox_events,
 )
-
-
-async def act(
-    client: httpx.AsyncClient,
-    ticket: dict[str, Any],
-    action: str,
-    headers: dict[str, str],
-    body: dict[str, Any] | None = None,
-    **extra_headers: str,
-) -> httpx.Response:
-    return await client.post(
-        f"/v1/tickets/{ticket['reference']}/{action}",
-        json=body,
-        headers={**headers, **extra_headers},
-    )
 
 
 class TestTriage:

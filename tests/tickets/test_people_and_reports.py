@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from deskside_tickets.models import Escalation, Ticket
 from tests.support.apps import app_sessions
-from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, open_ticket
+from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, act, open_ticket
 
 
 async def group(client: httpx.AsyncClient, name: str, tier: int, **extra: Any) -> dict[str, Any]:
@@ -216,6 +218,54 @@ class TestReports:
         assert 3.9 <= top["hours_lost"] <= 4.1
         assert {"from", "to"} <= report.keys()
 
+    async def test_a_settled_ticket_stops_losing_time_and_reopening_restarts_it(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await client.post("/v1/sla-policies", json=ALWAYS_OPEN_POLICY, headers=ADMIN)
+        settled = await open_ticket(client, ALICE, technology="outlook", work_stopped=True)
+        still_open = await open_ticket(client, BOB, technology="dropbox", work_stopped=True)
+        await backdate(client, settled["id"], hours=5)
+        await backdate(client, still_open["id"], hours=2)
+        resolved = await act(client, settled, "resolve", AGENT, {"resolution": "New profile"})
+        assert 299 <= resolved.json()["minutes_lost"] <= 301
+        # Ten more hours go by for a ticket that no longer stops anyone working.
+        await backdate(client, settled["id"], hours=10)
+
+        report = (await client.get("/v1/reports/tickets/productivity", headers=AGENT)).json()
+
+        assert report["tickets"] == 2
+        assert 6.9 <= report["hours_lost"] <= 7.1
+        hours = {row["key"]: row["hours_lost"] for row in report["by_technology"]}
+        assert 4.9 <= hours["outlook"] <= 5.1
+        assert 1.9 <= hours["dropbox"] <= 2.1
+
+        reopened = await act(client, resolved.json(), "reopen", ALICE, {"reason": "Still broken"})
+        assert reopened.status_code == 200, reopened.text
+        # Open again: the clock runs from its (backdated) opening, 15 hours ago.
+        assert 899 <= reopened.json()["minutes_lost"] <= 901
+        report = (await client.get("/v1/reports/tickets/productivity", headers=AGENT)).json()
+        assert 16.9 <= report["hours_lost"] <= 17.1
+
+    async def test_summary_medians_and_compliance(self, client: httpx.AsyncClient) -> None:
+        tickets = [await open_ticket(client, ALICE) for _ in range(3)]
+        for ticket, hours in zip(tickets, (1, 3, 6), strict=True):
+            await backdate(client, ticket["id"], hours=hours)
+        for ticket in tickets[:2]:  # resolved after 60 and 180 minutes; the third stays open
+            response = await act(client, ticket, "resolve", AGENT, {"resolution": "Fixed"})
+            assert response.status_code == 200, response.text
+        async with app_sessions(client).write_transaction() as session:
+            row = await session.get(Ticket, tickets[2]["id"])
+            assert row is not None
+            row.sla_resolution_breached = True
+            session.add(row)
+
+        summary = (await client.get("/v1/reports/tickets/summary", headers=AGENT)).json()
+
+        assert summary["tickets"] == 3
+        assert summary["by_status"] == {"resolved": 2, "new": 1}
+        assert 119.5 <= summary["median_resolution_minutes"] <= 120.5  # between 60 and 180
+        assert summary["sla_compliance_percent"] == 66.7
+
     async def test_summary_counts_times_and_vendor_backlog(self, client: httpx.AsyncClient) -> None:
         first = await open_ticket(client, ALICE, technology="iphone")
         await open_ticket(client, BOB, technology="iphone", impact="critical", urgency="critical")
@@ -247,3 +297,137 @@ class TestReports:
         )
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM
+
+
+class TestReportsAsCsv:
+    """`?format=csv`: the same numbers as the JSON, as a flat table for a spreadsheet."""
+
+    async def test_productivity_has_a_row_per_technology_vendor_and_tier(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await client.post("/v1/sla-policies", json=ALWAYS_OPEN_POLICY, headers=ADMIN)
+        stopped = await open_ticket(client, ALICE, technology="outlook", work_stopped=True)
+        await open_ticket(client, BOB, technology="dropbox", work_stopped=True)
+        await backdate(client, stopped["id"], hours=3)
+        range_ = {"from": "2026-01-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"}
+        report = (
+            await client.get("/v1/reports/tickets/productivity", params=range_, headers=AGENT)
+        ).json()
+
+        response = await client.get(
+            "/v1/reports/tickets/productivity", params={**range_, "format": "csv"}, headers=AGENT
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "text/csv; charset=utf-8"
+        assert "attachment" in response.headers["content-disposition"]
+        header, rows = read_csv(response)
+        assert header == ["from", "to", "dimension", "key", "name", "hours_lost", "tickets"]
+        by_key = {(row["dimension"], row["key"]): row for row in rows}
+        assert {dimension for dimension, _ in by_key} == {"technology", "vendor", "support_tier"}
+        for dimension in ("technology", "vendor", "support_tier"):
+            for group in report[f"by_{dimension}"]:
+                row = by_key[(dimension, group["key"])]
+                # Hours lost grow with the clock between the two requests: a small margin.
+                assert abs(float(row["hours_lost"]) - group["hours_lost"]) <= 0.02
+                assert (row["name"] or None, int(row["tickets"])) == (
+                    group["name"],
+                    group["tickets"],
+                )
+        assert {row["from"] for row in rows} == {"2026-01-01T00:00:00.000000Z"}
+        assert {row["to"] for row in rows} == {"2099-01-01T00:00:00.000000Z"}
+        outlook = by_key[("technology", "outlook")]
+        assert 2.9 <= float(outlook["hours_lost"]) <= 3.1
+
+    async def test_summary_is_a_long_table_of_measures(self, client: httpx.AsyncClient) -> None:
+        first = await open_ticket(client, ALICE, technology="iphone")
+        await open_ticket(client, BOB, technology="iphone", impact="critical", urgency="critical")
+        await client.post(
+            f"/v1/tickets/{first['id']}/escalations",
+            # A cell a spreadsheet would run as a formula comes out as text.
+            json={"vendor": '=HYPERLINK("http://evil.example")', "request": "replacement"},
+            headers=AGENT,
+        )
+        summary = (await client.get("/v1/reports/tickets/summary", headers=AGENT)).json()
+
+        response = await client.get(
+            "/v1/reports/tickets/summary", params={"format": "csv"}, headers=AGENT
+        )
+
+        assert response.status_code == 200, response.text
+        header, rows = read_csv(response)
+        assert header == ["from", "to", "measure", "key", "value"]
+        values = {(row["measure"], row["key"]): row["value"] for row in rows}
+        assert values[("tickets", "")] == "2"
+        assert values[("status", "waiting_on_vendor")] == "1"
+        assert values[("priority", "p1")] == "1"
+        assert values[("technology", "iphone")] == "2"
+        assert values[("sla_compliance_percent", "")] == str(summary["sla_compliance_percent"])
+        assert values[("median_resolution_minutes", "")] == ""  # nothing resolved yet
+        vendor = '\'=HYPERLINK("http://evil.example")'
+        assert values[("vendor_open_escalations", vendor)] == "1"
+        assert ("vendor_oldest_escalation_hours", vendor) in values
+
+    async def test_skills_as_csv(self, client: httpx.AsyncClient) -> None:
+        await open_ticket(client, ALICE, technology="signal")
+
+        response = await client.get(
+            "/v1/reports/tickets/skills", params={"format": "csv"}, headers=AGENT
+        )
+
+        assert response.status_code == 200, response.text
+        header, rows = read_csv(response)
+        assert header == ["technology", "open_tickets", "tickets"]
+        assert rows == [{"technology": "signal", "open_tickets": "1", "tickets": "1"}]
+
+    @pytest.mark.parametrize("path", ["productivity", "summary", "skills"])
+    async def test_json_stays_the_default_and_an_unknown_format_is_a_422(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
+        default = await client.get(f"/v1/reports/tickets/{path}", headers=AGENT)
+        as_json = await client.get(
+            f"/v1/reports/tickets/{path}", params={"format": "json"}, headers=AGENT
+        )
+        unknown = await client.get(
+            f"/v1/reports/tickets/{path}", params={"format": "xlsx"}, headers=AGENT
+        )
+
+        assert default.headers["content-type"] == as_json.headers["content-type"]
+        assert default.headers["content-type"] == "application/json"
+        assert unknown.status_code == 422
+        assert unknown.headers["content-type"] == PROBLEM
+        assert [error["field"] for error in unknown.json()["errors"]] == ["query.format"]
+
+    async def test_requesters_get_no_csv_either(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(
+            "/v1/reports/tickets/summary", params={"format": "csv"}, headers=ALICE
+        )
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+
+
+def read_csv(response: httpx.Response) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a CSV answer."""
+    lines = response.text.splitlines()
+    reader = csv.DictReader(lines)
+    return list(reader.fieldnames or []), list(reader)
+
+
+ALWAYS_OPEN_POLICY = {
+    "name": "24x7",
+    "is_default": True,
+    "business_hours": {"always_open": True},
+    "targets": {
+        p: {"first_response_minutes": 60, "resolution_minutes": 600}
+        for p in ("p1", "p2", "p3", "p4")
+    },
+}
+
+
+async def backdate(client: httpx.AsyncClient, ticket_id: str, *, hours: float) -> None:
+    """Move a ticket's opening `hours` earlier, as if that much time had passed."""
+    async with app_sessions(client).write_transaction() as session:
+        row = await session.get(Ticket, ticket_id)
+        assert row is not None
+        row.created_at -= timedelta(hours=hours)
+        session.add(row)

@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from deskside_contracts.tickets import SlaPolicyCreate
 from deskside_kit.database import utc_now
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.models import Ticket
+from deskside_tickets.policies import _new_policy_row
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from tests.support.apps import app_sessions
@@ -122,6 +124,45 @@ class TestPolicies:
             path, json={"name": "Late"}, headers={**ADMIN, "If-Match": '"1"'}
         )
         assert (renamed.status_code, stale.status_code) == (200, 412)
+
+    async def test_a_policy_change_shows_at_once(self, client: httpx.AsyncClient) -> None:
+        policy = await around_the_clock(client)
+        before = await open_ticket(client, ALICE, impact="high", urgency="critical")  # p1
+        faster = {**TARGETS, "p1": {"first_response_minutes": 5, "resolution_minutes": 30}}
+        response = await client.patch(
+            f"/v1/sla-policies/{policy['id']}",
+            json={"targets": faster},
+            headers={**ADMIN, "If-Match": '"1"'},
+        )
+        assert response.status_code == 200, response.text
+
+        after = await open_ticket(client, ALICE, impact="high", urgency="critical")
+
+        for ticket, minutes in ((before, 15), (after, 5)):
+            due = _time(ticket["sla"]["first_response_due_at"])
+            assert due == _time(ticket["created_at"]) + timedelta(minutes=minutes)
+
+    async def test_a_policy_made_through_another_replica_is_read_when_needed(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        ticket = await open_ticket(client, ALICE)
+        assert (await client.get(f"/v1/tickets/{ticket['id']}", headers=AGENT)).json()["sla"]
+        # Written straight to the database, as another replica would: this
+        # replica's snapshot of the policies does not have it.
+        async with app_sessions(client).write_transaction() as session:
+            elsewhere = _new_policy_row(
+                SlaPolicyCreate.model_validate({"name": "Elsewhere", "targets": TARGETS})
+            )
+            session.add(elsewhere)
+            row = await session.get(Ticket, ticket["id"])
+            assert row is not None
+            row.sla_policy_id = elsewhere.id
+            session.add(row)
+
+        read = (await client.get(f"/v1/tickets/{ticket['id']}", headers=AGENT)).json()
+
+        assert read["sla"] is not None
+        assert read["sla"]["policy_id"] == elsewhere.id
 
 
 class TestClocks:

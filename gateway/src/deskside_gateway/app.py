@@ -16,10 +16,11 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deskside_gateway.config import GatewaySettings
+from deskside_gateway.cors import CorsMiddleware, CorsPolicy
 from deskside_gateway.openapi import Document, MergedOpenApi
 from deskside_gateway.proxy import UpstreamProxy
 from deskside_gateway.ratelimit import RateLimitMiddleware, TokenBuckets
-from deskside_gateway.router import DOCS_ASSETS, docs_assets, router
+from deskside_gateway.router import DOCS_ASSETS, docs_assets, own_document, router
 from deskside_gateway.routing import route_for
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
@@ -95,7 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.upstreams = upstreams
     app.state.proxy = proxy
-    app.state.openapi = MergedOpenApi(list(upstreams), fetch_openapi)
+    app.state.openapi = MergedOpenApi(list(upstreams), fetch_openapi, own=own_document)
     install_problem_handlers(app)
     app.include_router(router)
     app.mount(DOCS_ASSETS, docs_assets)
@@ -126,5 +127,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 registry=metrics.registry,
             ),
         )
+    # Outside the rate limit and the body limit: a preflight costs no tokens and never
+    # reaches a service, and their refusals carry CORS headers an allowed page can read.
+    app.add_middleware(
+        CorsMiddleware,
+        policy=CorsPolicy(
+            origins=frozenset(settings.cors_origins),
+            allow_credentials=settings.cors_allow_credentials,
+            max_age=settings.cors_max_age,
+        ),
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, route_label=_route_label)
     return app

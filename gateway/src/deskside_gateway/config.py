@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+import re
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AnyHttpUrl, Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from deskside_kit.settings import JwtSettings
+
+# What a browser sends as `Origin`: scheme, lower-case host, and a port only when not the default.
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+_DEFAULT_PORTS = (("http://", ":80"), ("https://", ":443"))
 
 
 class GatewaySettings(JwtSettings):
@@ -54,6 +60,66 @@ class GatewaySettings(JwtSettings):
     rate_limit_burst: int = Field(
         default=100, ge=1, description="Requests a caller may send at once before being slowed."
     )
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins whose pages may call the API from a browser, as a JSON list "
+        'or separated by commas: `["https://desk.example.com"]`; `*` for every origin. '
+        "Empty: no cross-origin access.",
+    )
+    cors_allow_credentials: bool = Field(
+        default=False,
+        description="Let those pages send cookies or HTTP authentication "
+        "(`credentials: 'include'`); bearer tokens in `Authorization` do not need it.",
+    )
+    cors_max_age: int = Field(
+        default=600,
+        ge=0,
+        le=86_400,
+        description="Seconds a browser may reuse a preflight answer (Chromium keeps it 2 h "
+        "at most).",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of origins ({exc})") from None
+            return [part for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        # Browsers send the host in lower case; the comparison is exact.
+        origins = [origin.strip().lower() for origin in origins]
+        for origin in origins:
+            if origin == "*":
+                continue
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port], "
+                    "without a path or a trailing slash"
+                )
+            if any(origin.startswith(s) and origin.endswith(p) for s, p in _DEFAULT_PORTS):
+                raise ValueError(f"{origin!r}: leave out the default port, as browsers do")
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("'*' already allows every origin; give it alone")
+        return origins
+
+    @model_validator(mode="after")
+    def _no_credentials_for_every_origin(self) -> Self:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError(
+                f"{self.env_name('cors_allow_credentials')} cannot be true while "
+                f"{self.env_name('cors_origins')} allows every origin ('*'): list the origins"
+            )
+        return self
 
     def upstream_urls(self) -> dict[str, str]:
         """Service name to base URL without a trailing slash."""

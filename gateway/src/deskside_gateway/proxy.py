@@ -42,6 +42,8 @@ _SERVICE_TOKEN = SERVICE_TOKEN_HEADER.lower()
 _FORWARDED = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 # The gateway's server stamps its own Date; two would be invalid.
 _RESPONSE_DROPPED = frozenset({b"date", b"server"})
+# CORS is the gateway's alone (cors.py): a service's own Access-Control-* never leaves.
+_CORS_PREFIX = b"access-control-"
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # Headers aiohttp would add on its own; the caller's own are forwarded as sent.
 _NO_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
@@ -231,7 +233,11 @@ def _response_headers(raw_headers: tuple[tuple[bytes, bytes], ...]) -> list[tupl
         if name.lower() == b"connection":
             named_in_connection.update(part.strip().lower() for part in value.split(b","))
     dropped = _HOP_BY_HOP_BYTES | _RESPONSE_DROPPED | named_in_connection
-    return [(name.lower(), value) for name, value in raw_headers if name.lower() not in dropped]
+    return [
+        (name.lower(), value)
+        for name, value in raw_headers
+        if name.lower() not in dropped and not name.lower().startswith(_CORS_PREFIX)
+    ]
 
 
 _HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)

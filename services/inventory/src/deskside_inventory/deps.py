@@ -1,4 +1,5 @@
-"""The dependencies of the inventory service, each declared once."""
+"""The dependencies of the inventory service, each declared once (all `async def`:
+FastAPI would run a plain `def` in its thread pool, a thread hop per request)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ from deskside_kit.auth import Principal, require_roles
 from deskside_kit.database import Session
 
 
-def _catalog_service(session: Session) -> CatalogService:
+async def _catalog_service(session: Session) -> CatalogService:
     return CatalogService(TechnologyRepository(session))
 
 
 Catalog = Annotated[CatalogService, Depends(_catalog_service)]
 
 
-def _device_service(request: Request, session: Session) -> DeviceService:
+async def _device_service(request: Request, session: Session) -> DeviceService:
     settings: InventorySettings = request.app.state.settings
     return DeviceService(
         DeviceRepository(session),
@@ -42,7 +43,7 @@ def _device_service(request: Request, session: Session) -> DeviceService:
 Devices = Annotated[DeviceService, Depends(_device_service)]
 
 
-def _account_service(session: Session) -> AccountService:
+async def _account_service(session: Session) -> AccountService:
     return AccountService(AccountRepository(session), TechnologyRepository(session))
 
 
@@ -55,7 +56,7 @@ DeviceUser = Annotated[Principal, Depends(require_roles(Role.REQUESTER, Role.AGE
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 
-def _adoption_service(session: Session) -> AdoptionService:
+async def _adoption_service(session: Session) -> AdoptionService:
     return AdoptionService(TechnologyRepository(session), UsageRepository(session))
 
 

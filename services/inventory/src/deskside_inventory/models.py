@@ -69,6 +69,13 @@ class Device(SQLModel, table=True):
         Index("ix_devices_owner_id_id", "owner_id", "id"),
         Index("ix_devices_technology", "technology"),
         Index("ix_devices_compliance", "compliance"),
+        # The adoption report's time range, one index per bound (migration 0008).
+        Index(
+            "ix_devices_updated_at_created_at", "updated_at", "created_at", "technology", "owner_id"
+        ),
+        Index(
+            "ix_devices_created_at_updated_at", "created_at", "updated_at", "technology", "owner_id"
+        ),
     )
 
     id: str = Field(default_factory=lambda: new_id("dev"), primary_key=True, max_length=40)
@@ -115,6 +122,23 @@ class Account(SQLModel, table=True):
         Index("ix_accounts_owner_id_id", "owner_id", "id"),
         Index("ix_accounts_technology", "technology"),
         Index("ix_accounts_status", "status"),
+        # The adoption report's time range, one index per bound (migration 0008).
+        Index(
+            "ix_accounts_updated_at_created_at",
+            "updated_at",
+            "created_at",
+            "status",
+            "technology",
+            "owner_id",
+        ),
+        Index(
+            "ix_accounts_created_at_updated_at",
+            "created_at",
+            "updated_at",
+            "status",
+            "technology",
+            "owner_id",
+        ),
     )
 
     id: str = Field(default_factory=lambda: new_id("acc"), primary_key=True, max_length=40)
@@ -171,7 +195,24 @@ class DiscoveredUse(SQLModel, table=True):
     """A technology found on someone's device that nobody declared: shadow IT."""
 
     __tablename__ = "discovered_uses"
-    __table_args__ = (Index("ix_discovered_uses_technology", "technology"),)
+    __table_args__ = (
+        Index("ix_discovered_uses_technology", "technology"),
+        # The adoption report's time range, one index per bound (migration 0008).
+        Index(
+            "ix_discovered_uses_last_seen_at_first_seen_at",
+            "last_seen_at",
+            "first_seen_at",
+            "technology",
+            "owner_id",
+        ),
+        Index(
+            "ix_discovered_uses_first_seen_at_last_seen_at",
+            "first_seen_at",
+            "last_seen_at",
+            "technology",
+            "owner_id",
+        ),
+    )
 
     owner_id: str = Field(primary_key=True, max_length=255)
     technology: str = Field(primary_key=True, max_length=64)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import Integer, String, case, cast, func, literal_column, or_, union_all
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -238,49 +240,194 @@ async def remember_department(session: AsyncSession, person_id: str, department:
         known.department, known.updated_at = department, utc_now()
 
 
+LIVE_ACCOUNT_STATUSES = ("requested", "approved")
+
+
+@dataclass(frozen=True)
+class TechnologyUse:
+    """What the adoption report counts for one technology."""
+
+    devices: int
+    declared_accounts: int
+    people: int
+    discovered_undeclared: int
+
+
+@dataclass(frozen=True)
+class CategoryPeople:
+    """Distinct people on a category's technologies, and those on a recommended one."""
+
+    people: int
+    on_recommended: int
+
+
+@dataclass(frozen=True)
+class ComplianceCount:
+    """How many devices are in `state` for the same list of `reasons`."""
+
+    state: str
+    reasons: tuple[str, ...]
+    devices: int
+
+
 class UsageRepository:
-    """Everything the adoption report counts, optionally limited to a time range and department."""
+    """Everything the adoption report counts, optionally limited to a time range and department.
+
+    A desk has tens of thousands of devices, accounts and discovered uses: SQL
+    does the counting and only totals per technology, category and compliance
+    state come back.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def devices(
+    async def use_per_technology(
         self, start: datetime | None, end: datetime | None, department: str | None = None
-    ) -> Sequence[Device]:
-        statement = select(Device)
-        if start is not None:
-            statement = statement.where(col(Device.updated_at) >= start)
-        if end is not None:
-            statement = statement.where(col(Device.created_at) < end)
-        if department is not None:
-            statement = statement.where(_in_department(Device.owner_id, department))
-        return (await self.session.exec(statement)).all()
+    ) -> dict[str, TechnologyUse]:
+        """Every technology in use in the scope, catalogued or not."""
+        uses = _uses(start, end, department).subquery("uses")
+        # One row per person and technology first: counting those rows counts
+        # people once however many devices and accounts they have. A row with a
+        # discovered use and no live account in the scope is shadow IT: the
+        # anti-join falls out of the same grouping, with no second pass.
+        pairs = (
+            select_columns(
+                uses.c.technology,
+                func.sum(uses.c.device).label("devices"),
+                func.sum(uses.c.account).label("accounts"),
+                func.max(uses.c.discovered).label("discovered"),
+            )
+            .group_by(uses.c.technology, uses.c.owner_id)
+            .subquery("pairs")
+        )
+        undeclared = case(((pairs.c.discovered == 1) & (pairs.c.accounts == 0), 1), else_=0)
+        statement = select_columns(
+            pairs.c.technology,
+            func.sum(pairs.c.devices),
+            func.sum(pairs.c.accounts),
+            func.count(),
+            func.sum(undeclared),
+        ).group_by(pairs.c.technology)
+        return {
+            str(technology): TechnologyUse(
+                devices=int(devices),
+                declared_accounts=int(accounts),
+                people=int(people),
+                discovered_undeclared=int(undeclared_people),
+            )
+            for technology, devices, accounts, people, undeclared_people in (
+                await self._columns(statement)
+            ).all()
+        }
 
-    async def live_accounts(
+    async def people_per_category(
         self, start: datetime | None, end: datetime | None, department: str | None = None
-    ) -> Sequence[Account]:
-        statement = select(Account).where(col(Account.status).in_(("requested", "approved")))
-        if start is not None:
-            statement = statement.where(col(Account.updated_at) >= start)
-        if end is not None:
-            statement = statement.where(col(Account.created_at) < end)
-        if department is not None:
-            statement = statement.where(_in_department(Account.owner_id, department))
-        return (await self.session.exec(statement)).all()
+    ) -> dict[str, CategoryPeople]:
+        """Distinct people per catalog category: someone on two of its technologies counts once."""
+        uses = _uses(start, end, department).subquery("uses")
+        people = (
+            select_columns(
+                col(Technology.category).label("category"),
+                func.max(case((col(Technology.recommended), 1), else_=0)).label("recommended"),
+            )
+            .join_from(uses, Technology, col(Technology.key) == uses.c.technology)
+            .group_by(col(Technology.category), uses.c.owner_id)
+            .subquery("people")
+        )
+        statement = select_columns(
+            people.c.category, func.count(), func.sum(people.c.recommended)
+        ).group_by(people.c.category)
+        return {
+            str(category): CategoryPeople(people=int(everyone), on_recommended=int(recommended))
+            for category, everyone, recommended in (await self._columns(statement)).all()
+        }
 
-    async def discovered(
+    async def compliance(
         self, start: datetime | None, end: datetime | None, department: str | None = None
-    ) -> Sequence[DiscoveredUse]:
-        statement = select(DiscoveredUse)
-        if start is not None:
-            statement = statement.where(col(DiscoveredUse.last_seen_at) >= start)
-        if end is not None:
-            statement = statement.where(col(DiscoveredUse.first_seen_at) < end)
-        if department is not None:
-            statement = statement.where(_in_department(DiscoveredUse.owner_id, department))
-        return (await self.session.exec(statement)).all()
+    ) -> list[ComplianceCount]:
+        """Devices per compliance state and list of reasons.
+
+        Grouped by the stored JSON list as text rather than unnested with
+        `json_each` (SQLite) or `json_array_elements_text` (PostgreSQL): one
+        statement for both databases, and the lists are few (the reasons come
+        in a fixed order), so splitting them here costs nothing.
+        """
+        reasons = cast(col(Device.compliance_reasons), String)
+        statement = (
+            select_columns(col(Device.compliance), reasons, func.count())
+            .where(*_devices(start, end, department))
+            .group_by(col(Device.compliance), reasons)
+        )
+        return [
+            ComplianceCount(state=str(state), reasons=tuple(json.loads(listed)), devices=int(n))
+            for state, listed, n in (await self._columns(statement)).all()
+        ]
+
+    async def _columns(self, statement: Any) -> Any:
+        # Core rather than SQLModel's `select`, which takes at most four columns.
+        return await (await self.session.connection()).execute(statement)
 
 
-def _in_department(owner_id: Any, department: str) -> Any:
+def _uses(start: datetime | None, end: datetime | None, department: str | None) -> Any:
+    """A row per device, live account and discovered use in the scope.
+
+    Columns: technology, owner_id, and `device`, `account`, `discovered`, each 1
+    on the rows of that source and 0 elsewhere, so that summing one counts them.
+    """
+    one, zero = literal_column("1", Integer), literal_column("0", Integer)
+    return union_all(
+        select_columns(
+            col(Device.technology),
+            col(Device.owner_id),
+            one.label("device"),
+            zero.label("account"),
+            zero.label("discovered"),
+        ).where(*_devices(start, end, department)),
+        select_columns(col(Account.technology), col(Account.owner_id), zero, one, zero).where(
+            *_live_accounts(start, end, department)
+        ),
+        select_columns(
+            col(DiscoveredUse.technology), col(DiscoveredUse.owner_id), zero, zero, one
+        ).where(*_discovered(start, end, department)),
+    )
+
+
+def _devices(start: datetime | None, end: datetime | None, department: str | None) -> list[Any]:
+    return [
+        *_in_range(Device.updated_at, Device.created_at, start, end),
+        *_of_department(Device.owner_id, department),
+    ]
+
+
+def _live_accounts(
+    start: datetime | None, end: datetime | None, department: str | None
+) -> list[Any]:
+    return [
+        col(Account.status).in_(LIVE_ACCOUNT_STATUSES),
+        *_in_range(Account.updated_at, Account.created_at, start, end),
+        *_of_department(Account.owner_id, department),
+    ]
+
+
+def _discovered(start: datetime | None, end: datetime | None, department: str | None) -> list[Any]:
+    return [
+        *_in_range(DiscoveredUse.last_seen_at, DiscoveredUse.first_seen_at, start, end),
+        *_of_department(DiscoveredUse.owner_id, department),
+    ]
+
+
+def _in_range(seen: Any, begun: Any, start: datetime | None, end: datetime | None) -> list[Any]:
+    """Use seen on or after `start` and begun before `end`."""
+    conditions = []
+    if start is not None:
+        conditions.append(col(seen) >= start)
+    if end is not None:
+        conditions.append(col(begun) < end)
+    return conditions
+
+
+def _of_department(owner_id: Any, department: str | None) -> list[Any]:
+    if department is None:
+        return []
     members = select(PersonDepartment.person_id).where(PersonDepartment.department == department)
-    return col(owner_id).in_(members)
+    return [col(owner_id).in_(members)]

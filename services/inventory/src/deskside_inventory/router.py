@@ -36,6 +36,7 @@ from deskside_inventory.errors import (
     TechnologyExists,
     TechnologyNotFound,
 )
+from deskside_inventory.reports import ADOPTION_TABLE
 from deskside_inventory.repository import AccountFilters, DeviceFilters, TechnologyFilters
 from deskside_kit.auth import CurrentPrincipal
 from deskside_kit.idempotency import IdempotencyDep
@@ -46,17 +47,19 @@ from deskside_kit.problems import (
     Unprocessable,
     problem_responses,
 )
+from deskside_kit.tabular import ReportFormat
+from deskside_kit.tags import Tag
 from deskside_kit.versions import IfMatch, StaleVersion, etag
 from deskside_kit.webhooks import VerifiedWebhook, WebhookVerifier
 
-router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
+router = APIRouter(prefix="/v1/technologies", tags=[Tag.CATALOG])
 
 TechnologyKey = Annotated[
     str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Catalog key, e.g. `ipad`.")
 ]
 
 
-@router.get("", summary="The technology catalog, by key")
+@router.get("", summary="The technology catalog, by key", operation_id="listTechnologies")
 async def list_technologies(
     _principal: CurrentPrincipal,
     catalog: Catalog,
@@ -83,6 +86,7 @@ async def list_technologies(
     response_model=TechnologyRead,
     responses=problem_responses(Forbidden, TechnologyExists, Unprocessable),
     summary="Add a technology to the catalog (admins)",
+    operation_id="createTechnology",
 )
 async def create_technology(
     data: TechnologyCreate,
@@ -105,6 +109,7 @@ async def create_technology(
     "/{key}",
     responses=problem_responses(TechnologyNotFound),
     summary="One technology with its ground rules",
+    operation_id="getTechnology",
 )
 async def get_technology(
     key: TechnologyKey, _principal: CurrentPrincipal, catalog: Catalog, response: Response
@@ -118,6 +123,7 @@ async def get_technology(
     "/{key}",
     responses=problem_responses(Forbidden, TechnologyNotFound, StaleVersion, Unprocessable),
     summary="Change a technology (admins); a tier change is announced",
+    operation_id="updateTechnology",
 )
 async def update_technology(
     key: TechnologyKey,
@@ -132,7 +138,7 @@ async def update_technology(
     return technology
 
 
-devices_router = APIRouter(prefix="/v1/devices", tags=["devices"])
+devices_router = APIRouter(prefix="/v1/devices", tags=[Tag.DEVICES])
 DeviceId = Annotated[str, Path(max_length=40)]
 
 
@@ -142,6 +148,7 @@ DeviceId = Annotated[str, Path(max_length=40)]
     response_model=DeviceRead,
     responses=problem_responses(Forbidden, Unprocessable),
     summary="Register a device: your own, or (agents) someone else's",
+    operation_id="registerDevice",
 )
 async def register_device(
     data: DeviceCreate,
@@ -160,7 +167,9 @@ async def register_device(
     return device
 
 
-@devices_router.get("", summary="Devices: your own, or (agents) everyone's")
+@devices_router.get(
+    "", summary="Devices: your own, or (agents) everyone's", operation_id="listDevices"
+)
 async def list_devices(
     principal: DeviceUser,
     devices: Devices,
@@ -185,6 +194,7 @@ async def list_devices(
     "/{device_id}",
     responses=problem_responses(DeviceNotFound),
     summary="Everything stored about a device",
+    operation_id="getDevice",
 )
 async def get_device(
     device_id: DeviceId, principal: DeviceUser, devices: Devices, response: Response
@@ -198,6 +208,7 @@ async def get_device(
     "/{device_id}",
     responses=problem_responses(DeviceNotFound, StaleVersion, Unprocessable),
     summary="Change a device's details; compliance is recomputed",
+    operation_id="updateDevice",
 )
 async def update_device(
     device_id: DeviceId,
@@ -212,7 +223,7 @@ async def update_device(
     return device
 
 
-accounts_router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+accounts_router = APIRouter(prefix="/v1/accounts", tags=[Tag.ACCOUNTS])
 AccountId = Annotated[str, Path(max_length=40)]
 
 
@@ -223,6 +234,7 @@ AccountId = Annotated[str, Path(max_length=40)]
     responses=problem_responses(Forbidden, Unprocessable),
     summary="Declare a consumer-service account used for work; the ground rules decide "
     "at once where they can",
+    operation_id="declareAccount",
 )
 async def declare_account(
     data: AccountCreate,
@@ -241,7 +253,9 @@ async def declare_account(
     return account
 
 
-@accounts_router.get("", summary="Declared accounts: your own, or (agents) everyone's")
+@accounts_router.get(
+    "", summary="Declared accounts: your own, or (agents) everyone's", operation_id="listAccounts"
+)
 async def list_accounts(
     principal: DeviceUser,
     accounts: Accounts,
@@ -257,7 +271,10 @@ async def list_accounts(
 
 
 @accounts_router.get(
-    "/{account_id}", responses=problem_responses(AccountNotFound), summary="A declared account"
+    "/{account_id}",
+    responses=problem_responses(AccountNotFound),
+    summary="A declared account",
+    operation_id="getAccount",
 )
 async def get_account(
     account_id: AccountId, principal: DeviceUser, accounts: Accounts, response: Response
@@ -273,6 +290,7 @@ def _decision(decision: str, summary: str) -> None:
         responses=problem_responses(Forbidden, AccountNotFound, InvalidDecision, StaleVersion),
         summary=summary,
         name=f"{decision}_account",
+        operation_id=f"{decision}Account",
     )
     async def decide(
         account_id: AccountId,
@@ -294,7 +312,7 @@ _decision("reject", "Reject a requested account, with a note (agents)")
 _decision("revoke", "Revoke an approved account (agents)")
 
 
-inbound_router = APIRouter(prefix="/v1/inbound/checkins", tags=["inbound"])
+inbound_router = APIRouter(prefix="/v1/inbound/checkins", tags=[Tag.INBOUND])
 
 
 async def _verified_webhook(request: Request) -> VerifiedWebhook:
@@ -308,6 +326,7 @@ async def _verified_webhook(request: Request) -> VerifiedWebhook:
     "",
     responses=problem_responses(NotAuthenticated, Unprocessable),
     summary="A device snapshot from device management, signed the Standard Webhooks way",
+    operation_id="receiveDeviceCheckin",
 )
 async def receive_checkin(
     snapshot: CheckinSnapshot,
@@ -317,13 +336,15 @@ async def receive_checkin(
     return await CheckinService(devices).receive(webhook, snapshot)
 
 
-reports_router = APIRouter(prefix="/v1/reports/adoption", tags=["reports"])
+reports_router = APIRouter(prefix="/v1/reports/adoption", tags=[Tag.REPORTS])
 
 
 @reports_router.get(
     "",
-    responses=problem_responses(Forbidden, Unprocessable),
+    response_model=AdoptionReport,
+    responses={**ADOPTION_TABLE.openapi(), **problem_responses(Forbidden, Unprocessable)},
     summary="What the company runs on: per technology, per category (splintering), compliance",
+    operation_id="getAdoptionReport",
 )
 async def adoption_report(
     _staff: Staff,
@@ -341,7 +362,9 @@ async def adoption_report(
             "token when they registered a device or declared an account.",
         ),
     ] = None,
-) -> AdoptionReport:
+    format_: ReportFormat = "json",
+) -> AdoptionReport | Response:
     if from_ is not None and to is not None and from_ >= to:
         raise Unprocessable("query.from: must be before `to`.")
-    return await adoption.adoption(from_, to, department)
+    report = await adoption.adoption(from_, to, department)
+    return ADOPTION_TABLE.response(report) if format_ == "csv" else report

@@ -15,7 +15,7 @@ from deskside_notify.delivery import Mailer, WebhookDispatcher
 from deskside_notify.egress import WebhookSender
 from deskside_notify.mail import FileTransport, MailTransport, SmtpTransport
 from deskside_notify.router import routers
-from deskside_notify.service import egress_policy
+from deskside_notify.service import DeliveryWorkers, egress_policy
 
 
 def mail_transport(settings: NotifySettings) -> MailTransport:
@@ -34,7 +34,7 @@ def mail_transport(settings: NotifySettings) -> MailTransport:
 def until_idle(
     run_once: Callable[[], Awaitable[int]], batch_size: int
 ) -> Callable[[], Awaitable[None]]:
-    """A job that keeps going while rounds come back full, then waits for the next tick."""
+    """A job that keeps going while rounds come back full, then waits for a tick or a wake."""
 
     async def job() -> None:
         while await run_once() >= batch_size:
@@ -49,8 +49,14 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
         sender = WebhookSender(egress_policy(settings), timeout=settings.webhook_timeout)
+        # Woken by the commits that store new emails and deliveries; the interval is the
+        # safety net for the rest: retries coming due, other replicas' work, lapsed leases.
+        workers = app.state.delivery_workers = DeliveryWorkers()
         app.state.mailer = Mailer(app.state.sessions, mail_transport(settings), settings)
-        app.state.dispatcher = WebhookDispatcher(app.state.sessions, sender, settings)
+        app.state.dispatcher = WebhookDispatcher(
+            app.state.sessions, sender, settings, workers=workers
+        )
+        wakes = settings.delivery_wake_on_commit
         batch = settings.delivery_batch_size
         async with AsyncExitStack() as stack:
             stack.push_async_callback(sender.aclose)
@@ -59,6 +65,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                     "notify-mail",
                     settings.delivery_interval,
                     until_idle(app.state.mailer.run_once, batch),
+                    wakeup=workers.mail if wakes else None,
                 )
             )
             await stack.enter_async_context(
@@ -66,6 +73,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                     "notify-webhooks",
                     settings.delivery_interval,
                     until_idle(app.state.dispatcher.run_once, batch),
+                    wakeup=workers.webhooks if wakes else None,
                 )
             )
             yield

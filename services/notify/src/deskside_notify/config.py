@@ -79,6 +79,11 @@ class NotifySettings(ServiceSettings):
     delivery_interval: float = Field(
         default=0.5, gt=0, description="Seconds between looks for due emails and webhooks."
     )
+    delivery_wake_on_commit: bool = Field(
+        default=True,
+        description="Send new emails and webhooks as soon as this process stores them, not "
+        "only at the next look; off only for tests that run the workers' rounds themselves.",
+    )
     delivery_batch_size: int = Field(default=20, ge=1, le=500)
 
     def production_problems(self) -> list[str]:

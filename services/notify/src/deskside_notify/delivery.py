@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_contracts.notify import DeliveryStatus, NotificationStatus
-from deskside_kit.database import Sessions, utc_now
+from deskside_kit.database import Sessions, utc_now, wake_after_commit
 from deskside_kit.faults import (
     WEBHOOKS_AFTER_CLAIM_BEFORE_SEND,
     WEBHOOKS_AFTER_SEND_BEFORE_MARK,
@@ -38,7 +38,7 @@ from deskside_notify.models import (
 from deskside_notify.repository import NotifyRepository
 from deskside_notify.retries import is_gone, next_retry_delay
 from deskside_notify.rules import Recipient
-from deskside_notify.service import notice_webhook_disabled
+from deskside_notify.service import DeliveryWorkers, notice_webhook_disabled
 from deskside_notify.signing import webhook_headers
 from deskside_notify.templates import RenderedEmail
 
@@ -141,12 +141,14 @@ class WebhookDispatcher:
         *,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        workers: DeliveryWorkers | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311  (jitter, not secrets)
+        self.workers = workers or DeliveryWorkers()
 
     async def run_once(self) -> int:
         """One round; returns how many deliveries it claimed."""
@@ -241,3 +243,4 @@ class WebhookDispatcher:
         subscription.updated_at = now
         logger.warning("webhook %s disabled: %s", subscription.id, reason)
         session.add_all(notice_webhook_disabled(subscription, self.settings, now=now))
+        wake_after_commit(session, self.workers.mail)

@@ -12,6 +12,7 @@ from deskside_kit.database import Session
 from deskside_notify.config import NotifySettings
 from deskside_notify.repository import NotifyRepository
 from deskside_notify.service import (
+    DeliveryWorkers,
     EventIntake,
     NotificationService,
     PreferenceService,
@@ -28,15 +29,23 @@ def _settings(request: Request) -> NotifySettings:
 Settings = Annotated[NotifySettings, Depends(_settings)]
 
 
-def _intake(session: Session, settings: Settings) -> EventIntake:
-    return EventIntake(NotifyRepository(session), settings)
+def _workers(request: Request) -> DeliveryWorkers:
+    workers: DeliveryWorkers = request.app.state.delivery_workers
+    return workers
+
+
+Workers = Annotated[DeliveryWorkers, Depends(_workers)]
+
+
+def _intake(session: Session, settings: Settings, workers: Workers) -> EventIntake:
+    return EventIntake(NotifyRepository(session), settings, workers=workers)
 
 
 Intake = Annotated[EventIntake, Depends(_intake)]
 
 
-def _webhook_service(session: Session, settings: Settings) -> WebhookService:
-    return WebhookService(NotifyRepository(session), settings)
+def _webhook_service(session: Session, settings: Settings, workers: Workers) -> WebhookService:
+    return WebhookService(NotifyRepository(session), settings, workers=workers)
 
 
 Webhooks = Annotated[WebhookService, Depends(_webhook_service)]

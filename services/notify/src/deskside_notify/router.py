@@ -32,6 +32,7 @@ from deskside_kit.auth import CurrentPrincipal, ServiceCaller
 from deskside_kit.idempotency import IdempotencyDep
 from deskside_kit.paging import PageParams
 from deskside_kit.problems import Forbidden, Unprocessable, problem_responses
+from deskside_kit.tags import Tag
 from deskside_kit.versions import IfMatch, StaleVersion, etag
 from deskside_notify.deps import (
     Admin,
@@ -58,13 +59,14 @@ EventType = Annotated[str, Path(max_length=64)]
 
 # --- from the producing services ------------------------------------------------------------
 
-internal_router = APIRouter(prefix="/internal", tags=["internal"])
+internal_router = APIRouter(prefix="/internal", tags=[Tag.INTERNAL])
 
 
 @internal_router.post(
     "/events",
     responses=problem_responses(Forbidden, Unprocessable),
     summary="Events from a service's outbox relay (service credential only)",
+    operation_id="receiveEvents",
 )
 async def receive_events(
     batch: EventBatch, _service: ServiceCaller, intake: Intake
@@ -75,10 +77,15 @@ async def receive_events(
 
 # --- webhook subscriptions ------------------------------------------------------------------
 
-webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+webhooks_router = APIRouter(prefix="/v1/webhooks", tags=[Tag.WEBHOOKS])
 
 
-@webhooks_router.get("", responses=problem_responses(Forbidden), summary="Webhook subscriptions")
+@webhooks_router.get(
+    "",
+    responses=problem_responses(Forbidden),
+    summary="Webhook subscriptions",
+    operation_id="listWebhooks",
+)
 async def list_webhooks(
     principal: WebhookManager, webhooks: Webhooks, page: PageParams
 ) -> Page[WebhookRead]:
@@ -91,6 +98,7 @@ async def list_webhooks(
     response_model=WebhookCreated,
     responses=problem_responses(Forbidden, UnsafeWebhookUrl),
     summary="Subscribe a URL to events; the signing secret is in this response only",
+    operation_id="createWebhook",
 )
 async def create_webhook(
     data: WebhookCreate,
@@ -110,7 +118,10 @@ async def create_webhook(
 
 
 @webhooks_router.get(
-    "/{webhook_id}", responses=problem_responses(WebhookNotFound), summary="One subscription"
+    "/{webhook_id}",
+    responses=problem_responses(WebhookNotFound),
+    summary="One subscription",
+    operation_id="getWebhook",
 )
 async def get_webhook(
     webhook_id: ResourceId, principal: WebhookManager, webhooks: Webhooks, response: Response
@@ -124,6 +135,7 @@ async def get_webhook(
     "/{webhook_id}",
     responses=problem_responses(WebhookNotFound, StaleVersion, UnsafeWebhookUrl),
     summary="Change a subscription; `enabled: true` re-enables a disabled endpoint",
+    operation_id="updateWebhook",
 )
 async def update_webhook(
     webhook_id: ResourceId,
@@ -143,6 +155,7 @@ async def update_webhook(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(WebhookNotFound),
     summary="Unsubscribe; its delivery log goes with it",
+    operation_id="deleteWebhook",
 )
 async def delete_webhook(
     webhook_id: ResourceId, principal: WebhookManager, webhooks: Webhooks
@@ -154,6 +167,7 @@ async def delete_webhook(
     "/{webhook_id}/rotate-secret",
     responses=problem_responses(WebhookNotFound),
     summary="A new secret; for 24 hours deliveries carry signatures of both",
+    operation_id="rotateWebhookSecret",
 )
 async def rotate_secret(
     webhook_id: ResourceId, principal: WebhookManager, webhooks: Webhooks
@@ -166,6 +180,7 @@ async def rotate_secret(
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(WebhookNotFound, EndpointDisabled),
     summary="Send a `webhook.test` event to this endpoint now",
+    operation_id="sendWebhookTestEvent",
 )
 async def send_test_event(
     webhook_id: ResourceId, principal: WebhookManager, webhooks: Webhooks
@@ -177,6 +192,7 @@ async def send_test_event(
     "/{webhook_id}/deliveries",
     responses=problem_responses(WebhookNotFound),
     summary="What was sent to this endpoint, newest first",
+    operation_id="listWebhookDeliveries",
 )
 async def list_deliveries(
     webhook_id: ResourceId,
@@ -193,6 +209,7 @@ async def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(WebhookNotFound, EndpointDisabled),
     summary="Re-send every failed or skipped message since a time",
+    operation_id="recoverWebhookDeliveries",
 )
 async def recover(
     webhook_id: ResourceId, data: WebhookRecover, principal: WebhookManager, webhooks: Webhooks
@@ -200,13 +217,14 @@ async def recover(
     return await webhooks.recover(principal, webhook_id, data)
 
 
-deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"])
+deliveries_router = APIRouter(prefix="/v1/deliveries", tags=[Tag.WEBHOOKS])
 
 
 @deliveries_router.get(
     "/{delivery_id}",
     responses=problem_responses(DeliveryNotFound),
     summary="One delivery, its payload and every attempt",
+    operation_id="getDelivery",
 )
 async def get_delivery(
     delivery_id: ResourceId, principal: WebhookManager, webhooks: Webhooks
@@ -219,6 +237,7 @@ async def get_delivery(
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(DeliveryNotFound, EndpointDisabled),
     summary="Send it again now, with a fresh retry schedule",
+    operation_id="retryDelivery",
 )
 async def retry_delivery(
     delivery_id: ResourceId, principal: WebhookManager, webhooks: Webhooks
@@ -228,11 +247,13 @@ async def retry_delivery(
 
 # --- the notification log -------------------------------------------------------------------
 
-notifications_router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
+notifications_router = APIRouter(prefix="/v1/notifications", tags=[Tag.NOTIFICATIONS])
 
 
 @notifications_router.get(
-    "", summary="Emails sent (the desk sees all; a person, the ones sent to them)"
+    "",
+    summary="Emails sent (the desk sees all; a person, the ones sent to them)",
+    operation_id="listNotifications",
 )
 async def list_notifications(
     principal: CurrentPrincipal,
@@ -252,7 +273,9 @@ async def list_notifications(
     return await notifications.list(principal, filters, page)
 
 
-@notifications_router.get("/{notification_id}", summary="One email's record")
+@notifications_router.get(
+    "/{notification_id}", summary="One email's record", operation_id="getNotification"
+)
 async def get_notification(
     notification_id: ResourceId, principal: CurrentPrincipal, notifications: Notifications
 ) -> NotificationRead:
@@ -261,10 +284,15 @@ async def get_notification(
 
 # --- templates and preferences --------------------------------------------------------------
 
-templates_router = APIRouter(prefix="/v1/templates", tags=["templates"])
+templates_router = APIRouter(prefix="/v1/templates", tags=[Tag.TEMPLATES])
 
 
-@templates_router.get("", responses=problem_responses(Forbidden), summary="Every email template")
+@templates_router.get(
+    "",
+    responses=problem_responses(Forbidden),
+    summary="Every email template",
+    operation_id="listTemplates",
+)
 async def list_templates(_admin: Admin, templates: Templates) -> list[TemplateRead]:
     return await templates.list()
 
@@ -273,6 +301,7 @@ async def list_templates(_admin: Admin, templates: Templates) -> list[TemplateRe
     "/{event_type}",
     responses=problem_responses(Forbidden, TemplateNotFound),
     summary="The email sent for an event type",
+    operation_id="getTemplate",
 )
 async def get_template(
     event_type: EventType, _admin: Admin, templates: Templates, response: Response
@@ -286,6 +315,7 @@ async def get_template(
     "/{event_type}",
     responses=problem_responses(Forbidden, TemplateNotFound, InvalidTemplate, StaleVersion),
     summary="Change an email (Jinja2, sandboxed); refused if it fails on the sample event",
+    operation_id="replaceTemplate",
 )
 async def put_template(
     event_type: EventType,
@@ -305,6 +335,7 @@ async def put_template(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(Forbidden, TemplateNotFound, StaleVersion),
     summary="Back to the default email",
+    operation_id="resetTemplate",
 )
 async def reset_template(
     event_type: EventType, _admin: Admin, templates: Templates, if_match: IfMatch = None
@@ -316,6 +347,7 @@ async def reset_template(
     "/{event_type}/preview",
     responses=problem_responses(Forbidden, TemplateNotFound, InvalidTemplate),
     summary="Render the stored template, or a draft, against a sample event",
+    operation_id="previewTemplate",
 )
 async def preview_template(
     event_type: EventType,
@@ -326,10 +358,12 @@ async def preview_template(
     return await templates.preview(event_type, data.draft if data else None)
 
 
-preferences_router = APIRouter(prefix="/v1/preferences", tags=["preferences"])
+preferences_router = APIRouter(prefix="/v1/preferences", tags=[Tag.PREFERENCES])
 
 
-@preferences_router.get("/me", summary="The emails you have switched off")
+@preferences_router.get(
+    "/me", summary="The emails you have switched off", operation_id="getMyPreferences"
+)
 async def get_my_preferences(
     person: Person, preferences: Preferences, response: Response
 ) -> PreferencesRead:
@@ -342,6 +376,7 @@ async def get_my_preferences(
     "/me",
     responses=problem_responses(Unprocessable, StaleVersion),
     summary="Switch emails off per event type (acknowledgements and security mail stay on)",
+    operation_id="replaceMyPreferences",
 )
 async def put_my_preferences(
     data: PreferencesPut,

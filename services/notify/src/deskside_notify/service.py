@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from deskside_contracts.common import Role
@@ -37,7 +38,8 @@ from deskside_contracts.notify import (
 )
 from deskside_contracts.paging import Page
 from deskside_kit.auth import Principal
-from deskside_kit.database import utc_now
+from deskside_kit.background import Wakeup
+from deskside_kit.database import utc_now, wake_after_commit
 from deskside_kit.ids import new_id
 from deskside_kit.paging import PageRequest, build_page
 from deskside_kit.problems import Conflict, NotFound, Unprocessable
@@ -86,6 +88,18 @@ def event_type_matches(patterns: Iterable[str], event_type: str) -> bool:
     return any(pattern in ("*", event_type, f"{family}.*") for pattern in patterns)
 
 
+@dataclass(frozen=True)
+class DeliveryWorkers:
+    """Wakes this process's workers (`delivery.py`) when a transaction that gave them work commits.
+
+    Without a wake they still find the work at their next look; with one they
+    start on it at once.
+    """
+
+    mail: Wakeup = field(default_factory=Wakeup)
+    webhooks: Wakeup = field(default_factory=Wakeup)
+
+
 # --- taking events in ---------------------------------------------------------------------------
 
 
@@ -93,11 +107,17 @@ class EventIntake:
     """Stores each new event and the emails and deliveries it causes, in one transaction."""
 
     def __init__(
-        self, repository: NotifyRepository, settings: NotifySettings, clock: Clock = utc_now
+        self,
+        repository: NotifyRepository,
+        settings: NotifySettings,
+        clock: Clock = utc_now,
+        *,
+        workers: DeliveryWorkers | None = None,
     ) -> None:
         self.repository = repository
         self.settings = settings
         self.clock = clock
+        self.workers = workers or DeliveryWorkers()
 
     async def receive(self, events: Sequence[Event]) -> EventBatchAccepted:
         subscriptions = await self.repository.all_subscriptions()
@@ -122,16 +142,17 @@ class EventIntake:
         for email in planned:
             key = email.recipient.person_id or email.recipient.email.lower()
             suppressed = not email.mandatory and email.event_type in muted.get(key, frozenset())
-            self.repository.session.add(
-                compose(
-                    email,
-                    event,
-                    self.settings,
-                    override=overrides.get(email.event_type),
-                    now=now,
-                    suppressed=suppressed,
-                )
+            notification = compose(
+                email,
+                event,
+                self.settings,
+                override=overrides.get(email.event_type),
+                now=now,
+                suppressed=suppressed,
             )
+            self.repository.session.add(notification)
+            if notification.status == NotificationStatus.PENDING.value:
+                wake_after_commit(self.repository.session, self.workers.mail)
 
     async def _muted(self, planned: Sequence[PlannedEmail]) -> dict[str, frozenset[str]]:
         """Muted event types by person id and by lowercased email."""
@@ -157,6 +178,8 @@ class EventIntake:
             self.repository.session.add(
                 new_delivery(subscription, event, payload, now=self.clock())
             )
+            if subscription.enabled:
+                wake_after_commit(self.repository.session, self.workers.webhooks)
 
 
 def new_delivery(
@@ -322,11 +345,17 @@ def delivery_to_read(row: WebhookDelivery) -> DeliveryRead:
 
 class WebhookService:
     def __init__(
-        self, repository: NotifyRepository, settings: NotifySettings, clock: Clock = utc_now
+        self,
+        repository: NotifyRepository,
+        settings: NotifySettings,
+        clock: Clock = utc_now,
+        *,
+        workers: DeliveryWorkers | None = None,
     ) -> None:
         self.repository = repository
         self.settings = settings
         self.clock = clock
+        self.workers = workers or DeliveryWorkers()
 
     async def create(self, principal: Principal, data: WebhookCreate) -> WebhookCreated:
         self._check_url(data.url)
@@ -415,6 +444,7 @@ class WebhookService:
         delivery = new_delivery(row, event, event.model_dump_json(), now=now)
         self.repository.session.add(delivery)
         await self.repository.session.flush()
+        self._wake_dispatcher()
         return delivery_to_read(delivery)
 
     async def deliveries(
@@ -448,6 +478,7 @@ class WebhookService:
         row.status, row.attempts = DeliveryStatus.PENDING.value, 0
         row.next_attempt_at, row.completed_at = self.clock(), None
         await self.repository.session.flush()
+        self._wake_dispatcher()
         return delivery_to_read(row)
 
     async def recover(
@@ -457,7 +488,13 @@ class WebhookService:
         if not row.enabled:
             raise EndpointDisabled()
         requeued = await self.repository.requeue_deliveries(row.id, data.since, self.clock())
+        if requeued:
+            self._wake_dispatcher()
         return RecoverAccepted(requeued=requeued)
+
+    def _wake_dispatcher(self) -> None:
+        """The deliveries this transaction queued go out as soon as it commits."""
+        wake_after_commit(self.repository.session, self.workers.webhooks)
 
     def _check_url(self, url: str) -> None:
         try:

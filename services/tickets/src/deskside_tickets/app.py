@@ -12,6 +12,7 @@ from deskside_kit.app import create_service_app
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, utc_now
 from deskside_kit.settings import load_settings
+from deskside_kit.snapshot import Snapshot
 from deskside_kit.webhooks import WebhookVerifier
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.inbound import InboundProcessor
@@ -41,6 +42,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             app.state.technologies = TechnologyDirectory(
                 inventory, service_token=app.state.service_token
             )
+            app.state.policy_snapshot = Snapshot(settings.policy_snapshot_seconds)
 
             async def housekeeping() -> None:
                 sessions: Sessions = app.state.sessions

@@ -1,4 +1,8 @@
-"""The dependencies of the tickets service, each declared once."""
+"""The dependencies of the tickets service, each declared once.
+
+All `async def`, even those that await nothing: FastAPI runs a plain `def`
+dependency in its thread pool, a thread hop on every request for no work.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 
 
-def _settings(request: Request) -> TicketsSettings:
+async def _settings(request: Request) -> TicketsSettings:
     settings: TicketsSettings = request.app.state.settings
     return settings
 
@@ -28,35 +32,38 @@ def _settings(request: Request) -> TicketsSettings:
 Settings = Annotated[TicketsSettings, Depends(_settings)]
 
 
-def _ticket_service(request: Request, session: Session, settings: Settings) -> TicketService:
-    return TicketService(TicketRepository(session), settings, request.app.state.technologies)
+async def _ticket_service(request: Request, session: Session, settings: Settings) -> TicketService:
+    state = request.app.state
+    return TicketService(
+        TicketRepository(session), settings, state.technologies, state.policy_snapshot
+    )
 
 
 Tickets = Annotated[TicketService, Depends(_ticket_service)]
 
 
-def _policy_service(session: Session) -> SlaPolicyService:
-    return SlaPolicyService(TicketRepository(session))
+async def _policy_service(request: Request, session: Session) -> SlaPolicyService:
+    return SlaPolicyService(TicketRepository(session), request.app.state.policy_snapshot)
 
 
 Policies = Annotated[SlaPolicyService, Depends(_policy_service)]
 
 
-def _people_service(session: Session) -> PeopleService:
+async def _people_service(session: Session) -> PeopleService:
     return PeopleService(TicketRepository(session))
 
 
 People = Annotated[PeopleService, Depends(_people_service)]
 
 
-def _report_service(session: Session) -> ReportService:
+async def _report_service(session: Session) -> ReportService:
     return ReportService(TicketRepository(session))
 
 
 Reports = Annotated[ReportService, Depends(_report_service)]
 
 
-def _inbound_service(session: Session) -> InboundService:
+async def _inbound_service(session: Session) -> InboundService:
     return InboundService(TicketRepository(session))
 
 

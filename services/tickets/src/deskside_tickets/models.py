@@ -76,6 +76,9 @@ class Ticket(SQLModel, table=True):
     device_id: str | None = Field(default=None, max_length=64)
     account_id: str | None = Field(default=None, max_length=64)
     work_stopped: bool = Field(default=False)
+    # Business minutes lost while work was stopped, fixed at resolution or closing
+    # (sla.settle_minutes_lost); NULL while open. Reports sum it (migration 0009).
+    minutes_lost: int | None = Field(default=None)
     requester_id: str = Field(max_length=255)
     requester_email: str | None = Field(default=None, max_length=320)
     requester_name: str | None = Field(default=None, max_length=255)
@@ -100,7 +103,8 @@ class Ticket(SQLModel, table=True):
     sla_first_response_breached: bool = Field(default=False)
     sla_resolution_breached: bool = Field(default=False)
     sla_next_check_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
-    # Title, description and public comments: what `q` searches (migration 0006).
+    # Title, description and public comments: what `q` searches (migrations 0006, 0010;
+    # on PostgreSQL the generated column `search_vector` holds its tsvector).
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     satisfaction_rating: int | None = Field(default=None)
     satisfaction_comment: str | None = Field(default=None, max_length=2000)

@@ -16,6 +16,7 @@ from deskside_contracts.tickets import (
 )
 from deskside_kit.database import utc_now
 from deskside_kit.problems import Conflict, Unprocessable
+from deskside_kit.snapshot import Snapshot
 from deskside_kit.versions import require_version
 from deskside_tickets import sla
 from deskside_tickets.errors import (
@@ -30,8 +31,10 @@ from deskside_tickets.repository import TicketRepository
 class SlaPolicyService:
     """SLA policies: admins manage them (the routes check); the desk reads them."""
 
-    def __init__(self, repository: TicketRepository) -> None:
+    def __init__(self, repository: TicketRepository, snapshot: Snapshot[Any] | None = None) -> None:
         self.repository = repository
+        # The policies requests of this process share: a change here is seen at once.
+        self.snapshot = snapshot
 
     async def ensure_default(self) -> None:
         """Make the built-in default policy when there is no policy at all."""
@@ -45,6 +48,7 @@ class SlaPolicyService:
         return sla.policy_to_read(await self._policy(policy_id))
 
     async def create_policy(self, data: SlaPolicyCreate) -> SlaPolicyRead:
+        self._changed()
         _check_calendar(data.business_hours)
         row = _new_policy_row(data)
         await self._add_named(row)
@@ -55,6 +59,7 @@ class SlaPolicyService:
     async def update_policy(
         self, policy_id: str, data: SlaPolicyUpdate, if_match: str | None
     ) -> SlaPolicyRead:
+        self._changed()
         row = await self._policy(policy_id, for_update=True)
         require_version(if_match, row.version)
         if data.name is not None:
@@ -81,12 +86,19 @@ class SlaPolicyService:
         return sla.policy_to_read(row)
 
     async def delete_policy(self, policy_id: str) -> None:
+        self._changed()
         row = await self._policy(policy_id, for_update=True)
         if row.is_default:
             raise Conflict("The default policy cannot be deleted; make another the default first.")
         if await self.repository.policy_in_use(policy_id):
             raise Conflict("Tickets are measured against this policy; it cannot be deleted.")
         await self.repository.session.delete(row)
+
+    def _changed(self) -> None:
+        # Before the change commits: a request that reads the policies meanwhile
+        # keeps what it read for at most the snapshot's few seconds.
+        if self.snapshot is not None:
+            self.snapshot.invalidate()
 
     async def _policy(self, policy_id: str, *, for_update: bool = False) -> SlaPolicy:
         row = await self.repository.policy(policy_id, for_update=for_update)

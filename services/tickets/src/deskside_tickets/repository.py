@@ -3,13 +3,15 @@ transaction commits once, in the session dependency."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, case, delete, func, literal, literal_column, or_, text, update
 from sqlalchemy import Sequence as DatabaseSequence
-from sqlalchemy import case, delete, func, literal, literal_column, or_, text, update
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -148,7 +150,8 @@ class TicketRepository:
         """Tickets whose title, description or public comments match `query`."""
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
-            document = func.to_tsvector("english", col(Ticket.search_text))
+            # A generated column, PostgreSQL's only (migration 0010): not on the model.
+            document: ColumnElement[Any] = literal_column("tickets.search_vector")
             return document.op("@@")(func.websearch_to_tsquery("english", query))
         # FTS5 has a query language of its own; each word is quoted so that user
         # input is only ever words to find, all of which must appear.
@@ -410,11 +413,99 @@ class TicketRepository:
 
     # --- reports ------------------------------------------------------------------------
 
-    async def created_between(self, start: datetime, end: datetime) -> Sequence[Ticket]:
-        statement = select(Ticket).where(
-            col(Ticket.created_at) >= start, col(Ticket.created_at) < end
+    # A report reads a year of tickets: it asks SQL for totals, never for the rows.
+
+    async def summary_counts(self, start: datetime, end: datetime) -> list[SummaryCount]:
+        """Tickets opened in the range, counted per status, priority and technology."""
+        under_policy = col(Ticket.sla_policy_id).is_not(None)
+        breached = col(Ticket.sla_first_response_breached) | col(Ticket.sla_resolution_breached)
+        statement = (
+            select_columns(
+                col(Ticket.status),
+                col(Ticket.priority),
+                col(Ticket.technology_key),
+                func.count(),
+                func.count(col(Ticket.sla_policy_id)),
+                func.sum(case((under_policy & ~breached, 1), else_=0)),
+            )
+            .where(*_opened_between(start, end))
+            .group_by(col(Ticket.status), col(Ticket.priority), col(Ticket.technology_key))
         )
-        return (await self.session.exec(statement)).all()
+        return [
+            SummaryCount(status, priority, technology, int(total), int(policed), int(kept or 0))
+            for status, priority, technology, total, policed, kept in (
+                await self._columns(statement)
+            ).all()
+        ]
+
+    async def median_minutes_to(
+        self, start: datetime, end: datetime
+    ) -> tuple[float | None, float | None]:
+        """Median minutes from opening to first response, and to resolution, in one pass."""
+        moments = (col(Ticket.first_response_at), col(Ticket.resolved_at))
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # date_part, not extract: a float8, which PostgreSQL sorts far faster than numeric.
+            medians = [
+                func.percentile_cont(0.5).within_group(
+                    func.date_part("epoch", moment - col(Ticket.created_at)) / 60
+                )
+                for moment in moments
+            ]
+            statement = select_columns(*medians).where(*_opened_between(start, end))
+            first_response, resolution = (await self._columns(statement)).one()
+            return first_response, resolution
+        # SQLite has no ordered-set aggregates; its desks are small enough to sort here.
+        statement = select_columns(col(Ticket.created_at), *moments).where(
+            or_(*(moment.is_not(None) for moment in moments)), *_opened_between(start, end)
+        )
+        rows = (await self._columns(statement)).all()
+        return _median_minutes(rows, 1), _median_minutes(rows, 2)
+
+    async def settled_losses(self, start: datetime, end: datetime) -> list[Loss]:
+        """Minutes lost on tickets that stopped work and have settled, per technology."""
+        statement = (
+            select_columns(
+                col(Ticket.technology_key),
+                func.max(col(Ticket.technology_name)),
+                col(Ticket.technology_vendor),
+                col(Ticket.technology_tier),
+                func.sum(col(Ticket.minutes_lost)),
+                func.count(),
+            )
+            .where(col(Ticket.work_stopped), col(Ticket.minutes_lost).is_not(None))
+            .where(*_opened_between(start, end))
+            .group_by(
+                col(Ticket.technology_key),
+                col(Ticket.technology_vendor),
+                col(Ticket.technology_tier),
+            )
+        )
+        return [
+            Loss(key, name, vendor, tier, int(minutes), int(count))
+            for key, name, vendor, tier, minutes, count in (await self._columns(statement)).all()
+        ]
+
+    async def _columns(self, statement: Any) -> Any:
+        # Core rather than SQLModel's `select`, which takes at most four columns.
+        return await (await self.session.connection()).execute(statement)
+
+    async def unsettled_losses(self, start: datetime, end: datetime) -> list[OpenLoss]:
+        """Tickets that stopped work and whose lost minutes still grow (or predate 0009)."""
+        statement = select_columns(
+            col(Ticket.technology_key),
+            col(Ticket.technology_name),
+            col(Ticket.technology_vendor),
+            col(Ticket.technology_tier),
+            col(Ticket.sla_policy_id),
+            col(Ticket.created_at),
+            func.coalesce(col(Ticket.resolved_at), col(Ticket.closed_at)),
+        ).where(
+            col(Ticket.work_stopped),
+            col(Ticket.minutes_lost).is_(None),
+            *_opened_between(start, end),
+        )
+        return [OpenLoss(*row) for row in (await self._columns(statement)).all()]
 
     async def open_vendor_escalations(self) -> Sequence[tuple[str, datetime]]:
         statement = select(Escalation.vendor, Escalation.created_at).where(
@@ -504,3 +595,45 @@ class TicketRepository:
         )
         row = (await self.session.exec(statement)).first()
         return (row[0], row[1]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class SummaryCount:
+    status: str
+    priority: str
+    technology_key: str | None
+    tickets: int
+    under_policy: int
+    kept: int
+
+
+@dataclass(frozen=True)
+class Loss:
+    technology_key: str | None
+    technology_name: str | None
+    vendor: str | None
+    tier: str | None
+    minutes: int
+    tickets: int
+
+
+@dataclass(frozen=True)
+class OpenLoss:
+    technology_key: str | None
+    technology_name: str | None
+    vendor: str | None
+    tier: str | None
+    sla_policy_id: str | None
+    opened_at: datetime
+    settled_at: datetime | None
+
+
+def _median_minutes(rows: Sequence[Any], moment: int) -> float | None:
+    values = [
+        (row[moment] - row[0]).total_seconds() / 60 for row in rows if row[moment] is not None
+    ]
+    return statistics.median(values) if values else None
+
+
+def _opened_between(start: datetime, end: datetime) -> tuple[Any, Any]:
+    return col(Ticket.created_at) >= start, col(Ticket.created_at) < end

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
+from pydantic import BaseModel
 
 from deskside_contracts.common import UtcDateTime
 from deskside_contracts.paging import Page
 from deskside_contracts.tickets import (
     AgentPut,
     AgentRead,
+    AlertmanagerWebhook,
     AssignRequest,
     ChangeRead,
     CloseRequest,
@@ -38,6 +40,7 @@ from deskside_contracts.tickets import (
     ReopenRequest,
     ResolveRequest,
     SatisfactionCreate,
+    SimpleAlert,
     SkillGap,
     SlaPolicyCreate,
     SlaPolicyRead,
@@ -69,6 +72,8 @@ from deskside_kit.problems import (
     UnsupportedMediaType,
     problem_responses,
 )
+from deskside_kit.tabular import ReportFormat
+from deskside_kit.tags import Tag
 from deskside_kit.versions import IfMatch, StaleVersion, etag
 from deskside_tickets.deps import (
     Admin,
@@ -96,9 +101,11 @@ from deskside_tickets.inbound import (
     InboundNotFound,
     InboundProcessor,
 )
+from deskside_tickets.reports import PRODUCTIVITY_TABLE, SKILLS_TABLE, SUMMARY_TABLE
 from deskside_tickets.repository import TicketFilters
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+# Tagged per route: comments, interactions and escalations are resources of their own.
+router = APIRouter(prefix="/v1/tickets")
 
 TicketRef = Annotated[
     str,
@@ -126,6 +133,8 @@ def _with_etag(response: Response, ticket: TicketRead) -> TicketRead:
     response_model=TicketRead,
     responses=problem_responses(Forbidden, IdempotencyKeyReused, IdempotencyKeyInFlight),
     summary="Open a ticket: the caller gets its reference number at once",
+    operation_id="createTicket",
+    tags=[Tag.TICKETS],
 )
 async def create_ticket(
     data: TicketCreate,
@@ -144,7 +153,13 @@ async def create_ticket(
     return ticket
 
 
-@router.get("", responses=problem_responses(Forbidden), summary="Find tickets")
+@router.get(
+    "",
+    responses=problem_responses(Forbidden),
+    summary="Find tickets",
+    operation_id="listTickets",
+    tags=[Tag.TICKETS],
+)
 async def list_tickets(
     principal: TicketUser,
     tickets: Tickets,
@@ -193,6 +208,8 @@ async def list_tickets(
     "/{ticket_ref}",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="Read a ticket by id or by reference",
+    operation_id="getTicket",
+    tags=[Tag.TICKETS],
 )
 async def get_ticket(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, response: Response
@@ -200,7 +217,13 @@ async def get_ticket(
     return _with_etag(response, await tickets.get_ticket(principal, ticket_ref))
 
 
-@router.patch("/{ticket_ref}", responses=CHANGE_ERRORS, summary="Change a ticket's fields")
+@router.patch(
+    "/{ticket_ref}",
+    responses=CHANGE_ERRORS,
+    summary="Change a ticket's fields",
+    operation_id="updateTicket",
+    tags=[Tag.TICKETS],
+)
 async def update_ticket(
     ticket_ref: TicketRef,
     data: TicketUpdate,
@@ -213,7 +236,13 @@ async def update_ticket(
     return _with_etag(response, ticket)
 
 
-@router.post("/{ticket_ref}/assign", responses=CHANGE_ERRORS, summary="Assign an agent or group")
+@router.post(
+    "/{ticket_ref}/assign",
+    responses=CHANGE_ERRORS,
+    summary="Assign an agent or group",
+    operation_id="assignTicket",
+    tags=[Tag.TICKETS],
+)
 async def assign_ticket(
     ticket_ref: TicketRef,
     data: AssignRequest,
@@ -225,7 +254,13 @@ async def assign_ticket(
     return _with_etag(response, await tickets.assign(principal, ticket_ref, data, if_match))
 
 
-@router.post("/{ticket_ref}/start", responses=CHANGE_ERRORS, summary="Start work on a ticket")
+@router.post(
+    "/{ticket_ref}/start",
+    responses=CHANGE_ERRORS,
+    summary="Start work on a ticket",
+    operation_id="startTicket",
+    tags=[Tag.TICKETS],
+)
 async def start_ticket(
     ticket_ref: TicketRef,
     principal: TicketUser,
@@ -237,7 +272,11 @@ async def start_ticket(
 
 
 @router.post(
-    "/{ticket_ref}/wait", responses=CHANGE_ERRORS, summary="Wait on the requester or the vendor"
+    "/{ticket_ref}/wait",
+    responses=CHANGE_ERRORS,
+    summary="Wait on the requester or the vendor",
+    operation_id="markTicketWaiting",
+    tags=[Tag.TICKETS],
 )
 async def wait_on(
     ticket_ref: TicketRef,
@@ -250,7 +289,13 @@ async def wait_on(
     return _with_etag(response, await tickets.wait(principal, ticket_ref, data, if_match))
 
 
-@router.post("/{ticket_ref}/resolve", responses=CHANGE_ERRORS, summary="Resolve a ticket")
+@router.post(
+    "/{ticket_ref}/resolve",
+    responses=CHANGE_ERRORS,
+    summary="Resolve a ticket",
+    operation_id="resolveTicket",
+    tags=[Tag.TICKETS],
+)
 async def resolve_ticket(
     ticket_ref: TicketRef,
     data: ResolveRequest,
@@ -262,7 +307,13 @@ async def resolve_ticket(
     return _with_etag(response, await tickets.resolve(principal, ticket_ref, data, if_match))
 
 
-@router.post("/{ticket_ref}/close", responses=CHANGE_ERRORS, summary="Close a ticket")
+@router.post(
+    "/{ticket_ref}/close",
+    responses=CHANGE_ERRORS,
+    summary="Close a ticket",
+    operation_id="closeTicket",
+    tags=[Tag.TICKETS],
+)
 async def close_ticket(
     ticket_ref: TicketRef,
     principal: TicketUser,
@@ -279,6 +330,8 @@ async def close_ticket(
     "/{ticket_ref}/reopen",
     responses=CHANGE_ERRORS,
     summary="Reopen a resolved ticket, or a closed one within the reopen window",
+    operation_id="reopenTicket",
+    tags=[Tag.TICKETS],
 )
 async def reopen_ticket(
     ticket_ref: TicketRef,
@@ -296,6 +349,8 @@ async def reopen_ticket(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(Forbidden, TicketNotFound, InvalidTransition),
     summary="Reply on a ticket, or add an internal note (agents)",
+    operation_id="createComment",
+    tags=[Tag.COMMENTS],
 )
 async def add_comment(
     ticket_ref: TicketRef, data: CommentCreate, principal: TicketUser, tickets: Tickets
@@ -307,6 +362,8 @@ async def add_comment(
     "/{ticket_ref}/comments",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="The conversation, oldest first (requesters never see internal notes)",
+    operation_id="listComments",
+    tags=[Tag.COMMENTS],
 )
 async def list_comments(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
@@ -318,6 +375,8 @@ async def list_comments(
     "/{ticket_ref}/history",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="Every change: who, when, which field, old and new value",
+    operation_id="listTicketHistory",
+    tags=[Tag.TICKETS],
 )
 async def ticket_history(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
@@ -330,6 +389,8 @@ async def ticket_history(
     status_code=status.HTTP_201_CREATED,
     responses=CHANGE_ERRORS,
     summary="Log help given: a call, a desk visit, a remote session, advice",
+    operation_id="logInteraction",
+    tags=[Tag.INTERACTIONS],
 )
 async def log_interaction(
     ticket_ref: TicketRef, data: InteractionCreate, principal: TicketUser, tickets: Tickets
@@ -341,6 +402,8 @@ async def log_interaction(
     "/{ticket_ref}/interactions",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="The help given on a ticket, oldest first",
+    operation_id="listInteractions",
+    tags=[Tag.INTERACTIONS],
 )
 async def list_interactions(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets, page: PageParams
@@ -352,6 +415,8 @@ async def list_interactions(
     "/{ticket_ref}/interactions/{interaction_id}",
     responses=problem_responses(Forbidden, TicketNotFound, NotFoundOnTicket, StaleVersion),
     summary="Reschedule an interaction, or record how it went",
+    operation_id="updateInteraction",
+    tags=[Tag.INTERACTIONS],
 )
 async def update_interaction(
     ticket_ref: TicketRef,
@@ -369,6 +434,8 @@ async def update_interaction(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(Forbidden, TicketNotFound, Conflict),
     summary="Copy someone on a ticket",
+    operation_id="addWatcher",
+    tags=[Tag.TICKETS],
 )
 async def add_watcher(
     ticket_ref: TicketRef, data: PersonIn, principal: TicketUser, tickets: Tickets
@@ -380,6 +447,8 @@ async def add_watcher(
     "/{ticket_ref}/watchers",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="Who is copied on a ticket",
+    operation_id="listWatchers",
+    tags=[Tag.TICKETS],
 )
 async def list_watchers(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
@@ -392,6 +461,8 @@ async def list_watchers(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(Forbidden, TicketNotFound, NotFoundOnTicket),
     summary="Stop copying someone on a ticket",
+    operation_id="removeWatcher",
+    tags=[Tag.TICKETS],
 )
 async def remove_watcher(
     ticket_ref: TicketRef,
@@ -406,6 +477,8 @@ async def remove_watcher(
     "/{ticket_ref}/links",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="Link a related ticket; returns every linked ticket",
+    operation_id="linkTicket",
+    tags=[Tag.TICKETS],
 )
 async def link_ticket(
     ticket_ref: TicketRef, data: LinkCreate, principal: TicketUser, tickets: Tickets
@@ -417,6 +490,8 @@ async def link_ticket(
     "/{ticket_ref}/links",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="Tickets linked to this one",
+    operation_id="listLinkedTickets",
+    tags=[Tag.TICKETS],
 )
 async def list_links(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
@@ -428,6 +503,8 @@ async def list_links(
     "/{ticket_ref}/merge",
     responses=CHANGE_ERRORS,
     summary="Merge this duplicate into another ticket; returns the surviving ticket",
+    operation_id="mergeTicket",
+    tags=[Tag.TICKETS],
 )
 async def merge_ticket(
     ticket_ref: TicketRef,
@@ -444,6 +521,8 @@ async def merge_ticket(
     "/{ticket_ref}/satisfaction",
     responses=problem_responses(Forbidden, TicketNotFound, InvalidTransition, AlreadyRated),
     summary="The requester rates the help they got, once, after resolution",
+    operation_id="rateTicket",
+    tags=[Tag.TICKETS],
 )
 async def rate_ticket(
     ticket_ref: TicketRef,
@@ -460,6 +539,8 @@ async def rate_ticket(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(Forbidden, TicketNotFound, InvalidTransition, StaleVersion),
     summary="Escalate up a tier, or out to the vendor, with evidence",
+    operation_id="escalateTicket",
+    tags=[Tag.ESCALATIONS],
 )
 async def escalate_ticket(
     ticket_ref: TicketRef,
@@ -475,6 +556,8 @@ async def escalate_ticket(
     "/{ticket_ref}/escalations",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="A ticket's escalations with their evidence (agents)",
+    operation_id="listEscalations",
+    tags=[Tag.ESCALATIONS],
 )
 async def list_escalations(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
@@ -486,6 +569,8 @@ async def list_escalations(
     "/{ticket_ref}/escalations/{escalation_id}",
     responses=problem_responses(Forbidden, TicketNotFound, NotFoundOnTicket, StaleVersion),
     summary="Record a vendor escalation's progress as the vendor answers",
+    operation_id="updateEscalation",
+    tags=[Tag.ESCALATIONS],
 )
 async def update_escalation(
     ticket_ref: TicketRef,
@@ -498,11 +583,16 @@ async def update_escalation(
     return await tickets.update_escalation(principal, ticket_ref, escalation_id, data, if_match)
 
 
-policies_router = APIRouter(prefix="/v1/sla-policies", tags=["sla-policies"])
+policies_router = APIRouter(prefix="/v1/sla-policies", tags=[Tag.SLA_POLICIES])
 PolicyId = Annotated[str, Path(max_length=40)]
 
 
-@policies_router.get("", responses=problem_responses(Forbidden), summary="SLA policies")
+@policies_router.get(
+    "",
+    responses=problem_responses(Forbidden),
+    summary="SLA policies",
+    operation_id="listSlaPolicies",
+)
 async def list_policies(_staff: Staff, policies: Policies) -> list[SlaPolicyRead]:
     return await policies.list_policies()
 
@@ -512,6 +602,7 @@ async def list_policies(_staff: Staff, policies: Policies) -> list[SlaPolicyRead
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(Forbidden, Conflict),
     summary="Add an SLA policy (admins)",
+    operation_id="createSlaPolicy",
 )
 async def create_policy(
     data: SlaPolicyCreate, _admin: Admin, policies: Policies, response: Response
@@ -523,7 +614,10 @@ async def create_policy(
 
 
 @policies_router.get(
-    "/{policy_id}", responses=problem_responses(Forbidden, SlaPolicyNotFound), summary="A policy"
+    "/{policy_id}",
+    responses=problem_responses(Forbidden, SlaPolicyNotFound),
+    summary="A policy",
+    operation_id="getSlaPolicy",
 )
 async def get_policy(
     policy_id: PolicyId, _staff: Staff, policies: Policies, response: Response
@@ -537,6 +631,7 @@ async def get_policy(
     "/{policy_id}",
     responses=problem_responses(Forbidden, SlaPolicyNotFound, Conflict, StaleVersion),
     summary="Change an SLA policy (admins); tickets under it follow the new targets",
+    operation_id="updateSlaPolicy",
 )
 async def update_policy(
     policy_id: PolicyId,
@@ -556,6 +651,7 @@ async def update_policy(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(Forbidden, SlaPolicyNotFound, Conflict),
     summary="Remove an SLA policy no ticket uses (admins)",
+    operation_id="deleteSlaPolicy",
 )
 async def delete_policy(policy_id: PolicyId, _admin: Admin, policies: Policies) -> None:
     await policies.delete_policy(policy_id)
@@ -565,6 +661,8 @@ async def delete_policy(policy_id: PolicyId, _admin: Admin, policies: Policies) 
     "/{ticket_ref}/suggested-assignees",
     responses=problem_responses(Forbidden, TicketNotFound),
     summary="Agents of the ticket's group: trained on its technology first, then least busy",
+    operation_id="listSuggestedAssignees",
+    tags=[Tag.TICKETS],
 )
 async def suggested_assignees(
     ticket_ref: TicketRef, principal: TicketUser, tickets: Tickets
@@ -572,17 +670,25 @@ async def suggested_assignees(
     return await tickets.suggested_assignees(principal, ticket_ref)
 
 
-agents_router = APIRouter(prefix="/v1/agents", tags=["agents"])
+agents_router = APIRouter(prefix="/v1/agents", tags=[Tag.AGENTS])
 AgentId = Annotated[str, Path(max_length=255, description="The agent's token `sub`.")]
 
 
-@agents_router.get("", responses=problem_responses(Forbidden), summary="The desk's agents")
+@agents_router.get(
+    "",
+    responses=problem_responses(Forbidden),
+    summary="The desk's agents",
+    operation_id="listAgents",
+)
 async def list_agents(_staff: Staff, people: People) -> list[AgentRead]:
     return await people.list_agents()
 
 
 @agents_router.get(
-    "/{agent_id}", responses=problem_responses(Forbidden, AgentNotFound), summary="An agent"
+    "/{agent_id}",
+    responses=problem_responses(Forbidden, AgentNotFound),
+    summary="An agent",
+    operation_id="getAgent",
 )
 async def get_agent(
     agent_id: AgentId, _staff: Staff, people: People, response: Response
@@ -599,6 +705,7 @@ async def get_agent(
         **problem_responses(Forbidden, Unprocessable, StaleVersion),
     },
     summary="Create or replace an agent's record: tier, groups and skills (admins)",
+    operation_id="replaceAgent",
 )
 async def put_agent(
     agent_id: AgentId,
@@ -615,11 +722,16 @@ async def put_agent(
     return agent
 
 
-groups_router = APIRouter(prefix="/v1/groups", tags=["groups"])
+groups_router = APIRouter(prefix="/v1/groups", tags=[Tag.GROUPS])
 GroupId = Annotated[str, Path(max_length=40)]
 
 
-@groups_router.get("", responses=problem_responses(Forbidden), summary="The desk's groups")
+@groups_router.get(
+    "",
+    responses=problem_responses(Forbidden),
+    summary="The desk's groups",
+    operation_id="listGroups",
+)
 async def list_groups(_staff: Staff, people: People) -> list[GroupRead]:
     return await people.list_groups()
 
@@ -629,6 +741,7 @@ async def list_groups(_staff: Staff, people: People) -> list[GroupRead]:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(Forbidden, Conflict),
     summary="Add a group for a tier (admins)",
+    operation_id="createGroup",
 )
 async def create_group(
     data: GroupCreate, _admin: Admin, people: People, response: Response
@@ -639,7 +752,10 @@ async def create_group(
 
 
 @groups_router.get(
-    "/{group_id}", responses=problem_responses(Forbidden, GroupNotFound), summary="A group"
+    "/{group_id}",
+    responses=problem_responses(Forbidden, GroupNotFound),
+    summary="A group",
+    operation_id="getGroup",
 )
 async def get_group(group_id: GroupId, _staff: Staff, people: People) -> GroupRead:
     return await people.get_group(group_id)
@@ -649,6 +765,7 @@ async def get_group(group_id: GroupId, _staff: Staff, people: People) -> GroupRe
     "/{group_id}",
     responses=problem_responses(Forbidden, GroupNotFound, Conflict, StaleVersion),
     summary="Change a group (admins)",
+    operation_id="updateGroup",
 )
 async def update_group(
     group_id: GroupId,
@@ -665,12 +782,13 @@ async def update_group(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(Forbidden, GroupNotFound, Conflict),
     summary="Remove a group without members or tickets (admins)",
+    operation_id="deleteGroup",
 )
 async def delete_group(group_id: GroupId, _admin: Admin, people: People) -> None:
     await people.delete_group(group_id)
 
 
-reports_router = APIRouter(prefix="/v1/reports/tickets", tags=["reports"])
+reports_router = APIRouter(prefix="/v1/reports/tickets", tags=[Tag.REPORTS])
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
@@ -683,8 +801,13 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
 
 @reports_router.get(
     "/productivity",
-    responses=problem_responses(Forbidden, Unprocessable),
+    response_model=ProductivityReport,
+    responses={
+        **PRODUCTIVITY_TABLE.openapi(),
+        **problem_responses(Forbidden, Unprocessable),
+    },
     summary="Work hours lost by technology, vendor and support tier",
+    operation_id="getProductivityReport",
 )
 async def productivity_report(
     _staff: Staff,
@@ -693,38 +816,58 @@ async def productivity_report(
         UtcDateTime | None, Query(alias="from", description="Default: 30 days before `to`.")
     ] = None,
     to: Annotated[UtcDateTime | None, Query(description="Default: now.")] = None,
-) -> ProductivityReport:
-    return await reports.productivity(*_range(from_, to))
+    format_: ReportFormat = "json",
+) -> ProductivityReport | Response:
+    report = await reports.productivity(*_range(from_, to))
+    return PRODUCTIVITY_TABLE.response(report) if format_ == "csv" else report
 
 
 @reports_router.get(
     "/summary",
-    responses=problem_responses(Forbidden, Unprocessable),
+    response_model=SummaryReport,
+    responses={**SUMMARY_TABLE.openapi(), **problem_responses(Forbidden, Unprocessable)},
     summary="Counts, SLA compliance, median response and resolution times, vendor backlog",
+    operation_id="getTicketSummaryReport",
 )
 async def summary_report(
     _staff: Staff,
     reports: Reports,
     from_: Annotated[UtcDateTime | None, Query(alias="from")] = None,
     to: UtcDateTime | None = None,
-) -> SummaryReport:
-    return await reports.summary(*_range(from_, to))
+    format_: ReportFormat = "json",
+) -> SummaryReport | Response:
+    report = await reports.summary(*_range(from_, to))
+    return SUMMARY_TABLE.response(report) if format_ == "csv" else report
 
 
 @reports_router.get(
     "/skills",
-    responses=problem_responses(Forbidden),
+    response_model=list[SkillGap],
+    responses={**SKILLS_TABLE.openapi(), **problem_responses(Forbidden)},
     summary="Technologies on tickets that no active agent is trained on",
+    operation_id="getSkillsReport",
 )
-async def skills_report(_staff: Staff, people: People) -> list[SkillGap]:
-    return await people.skill_gaps()
+async def skills_report(
+    _staff: Staff, people: People, format_: ReportFormat = "json"
+) -> list[SkillGap] | Response:
+    gaps = await people.skill_gaps()
+    return SKILLS_TABLE.response(gaps) if format_ == "csv" else gaps
 
 
-inbound_router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+inbound_router = APIRouter(prefix="/v1/inbound", tags=[Tag.INBOUND])
 InboundId = Annotated[str, Path(max_length=40)]
 _INBOUND_PROBLEMS = problem_responses(
     NotAuthenticated, PayloadTooLarge, UnsupportedMediaType, Unprocessable
 )
+
+
+def _examples(model: type[BaseModel]) -> list[Any]:
+    """The examples a contract model documents, for a body described by hand."""
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    return examples if isinstance(examples, list) else []
+
+
 _EMAIL_BODY = {
     "requestBody": {
         "required": True,
@@ -743,6 +886,10 @@ _ALERT_BODY = {
                     "description": "An Alertmanager webhook (version 4), or "
                     "{fingerprint, title, description?, severity?, status?}.",
                     "type": "object",
+                    "examples": [
+                        *_examples(AlertmanagerWebhook),
+                        *_examples(SimpleAlert),
+                    ],
                 }
             }
         },
@@ -770,6 +917,7 @@ async def _accept(
     responses=_INBOUND_PROBLEMS,
     openapi_extra=_EMAIL_BODY,
     summary="An email for the desk, signed the Standard Webhooks way",
+    operation_id="receiveInboundEmail",
 )
 async def receive_email(
     request: Request, background: BackgroundTasks, signed: Signed, inbound: Inbound
@@ -784,6 +932,7 @@ async def receive_email(
     responses=_INBOUND_PROBLEMS,
     openapi_extra=_ALERT_BODY,
     summary="Alerts from monitoring, signed the Standard Webhooks way",
+    operation_id="receiveInboundAlerts",
 )
 async def receive_alerts(
     request: Request, background: BackgroundTasks, signed: Signed, inbound: Inbound
@@ -792,12 +941,13 @@ async def receive_alerts(
     return await _accept(request, background, accepted)
 
 
-def _inbound_reader(path: str, kind: str, what: str) -> None:
+def _inbound_reader(path: str, kind: str, what: str, operation_id: str) -> None:
     @inbound_router.get(
         f"/{path}/{{inbound_id}}",
         responses=problem_responses(Forbidden, InboundNotFound),
         summary=f"{what} and what came of it (agents)",
         name=f"get_inbound_{path}",
+        operation_id=operation_id,
     )
     async def read(inbound_id: InboundId, _staff: Staff, inbound: Inbound) -> InboundRead:
         message = await inbound.get(inbound_id)
@@ -807,5 +957,5 @@ def _inbound_reader(path: str, kind: str, what: str) -> None:
 
 
 # Under the paths that received them, so the gateway's table routes these too.
-_inbound_reader("email", EMAIL, "An inbound email's status")
-_inbound_reader("alerts", ALERT, "An inbound alert batch's status")
+_inbound_reader("email", EMAIL, "An inbound email's status", "getInboundEmail")
+_inbound_reader("alerts", ALERT, "An inbound alert batch's status", "getInboundAlertBatch")

@@ -61,6 +61,7 @@ from deskside_kit.database import utc_now
 from deskside_kit.outbox import record_event
 from deskside_kit.paging import PageRequest, build_page
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable
+from deskside_kit.snapshot import Snapshot
 from deskside_kit.versions import require_version
 from deskside_tickets import sla
 from deskside_tickets.config import TicketsSettings
@@ -215,11 +216,15 @@ class TicketService:
         repository: TicketRepository,
         settings: TicketsSettings,
         directory: TechnologyDirectory | None,
+        policy_snapshot: Snapshot[dict[str, KnownPolicy]] | None = None,
     ) -> None:
         self.repository = repository
         self.settings = settings
         self.directory = directory
-        self._policies: dict[str, _KnownPolicy] | None = None
+        # Requests share the app's snapshot of the SLA policies; background jobs,
+        # which make no snapshot, read them afresh each round.
+        self.policy_snapshot = policy_snapshot
+        self._policies: dict[str, KnownPolicy] | None = None
         # Watchers of the tickets this request changes: their events name them,
         # so notify can send them the public updates.
         self._watchers: dict[str, list[Watcher]] = {}
@@ -236,7 +241,7 @@ class TicketService:
             # Requesters and integrations list what is theirs, whatever they ask for.
             filters = TicketFilters(**{**filters.__dict__, "visible_to": principal.sub})
         rows = await self.repository.list_page(page, filters, sort)
-        await self._load_policies()
+        await self._load_policies(rows)
         return build_page(
             rows, page, sort_key=lambda t: [_sort_value(t, sort), t.id], to_item=self._read
         )
@@ -878,12 +883,12 @@ class TicketService:
     async def _visible_ticket(
         self, principal: Principal, ticket_ref: str, *, for_update: bool = False
     ) -> Ticket:
-        await self._load_policies()
         ticket = await self.repository.find(ticket_ref, for_update=for_update)
         # Someone else's ticket answers exactly like a missing one: its
         # existence is not the caller's to learn.
         if ticket is None:
             raise TicketNotFound(ticket_ref)
+        await self._load_policies([ticket])
         if for_update:
             self._watchers[ticket.id] = list(await self.repository.watchers(ticket.id))
         if principal.is_staff or _owns(principal, ticket):
@@ -987,15 +992,27 @@ class TicketService:
         if policy is not None:
             sla.first_response_given(ticket, policy, at)
 
-    async def _load_policies(self) -> dict[str, _KnownPolicy]:
-        # Read once per request: there are a handful of policies, and every
-        # ticket shown or changed needs its own.
+    async def _load_policies(self, tickets: Sequence[Ticket] = ()) -> dict[str, KnownPolicy]:
+        # Once per request: there are a handful of policies, and every ticket
+        # shown or changed needs its own.
         if self._policies is None:
-            self._policies = {
-                row.id: _KnownPolicy(Policy.from_row(row), row.is_default)
-                for row in await self.repository.policies()
-            }
+            if self.policy_snapshot is None:
+                self._policies = await self._read_policies()
+            else:
+                self._policies = await self.policy_snapshot.get(self._read_policies)
+        if self.policy_snapshot is not None and any(
+            ticket.sla_policy_id not in (None, *self._policies) for ticket in tickets
+        ):
+            # A policy made through another replica since the snapshot was taken.
+            self.policy_snapshot.invalidate()
+            self._policies = await self._read_policies()
         return self._policies
+
+    async def _read_policies(self) -> dict[str, KnownPolicy]:
+        return {
+            row.id: KnownPolicy(Policy.from_row(row), row.is_default)
+            for row in await self.repository.policies()
+        }
 
     def _policy(self, ticket: Ticket) -> Policy | None:
         if ticket.sla_policy_id is None or self._policies is None:
@@ -1030,6 +1047,8 @@ class TicketService:
         )
 
     async def _emit(self, event_type: str, ticket: Ticket, **data: Any) -> TicketRead:
+        # Every change of a ticket ends here, after its status and dates are set.
+        sla.settle_minutes_lost(ticket, self._policy(ticket))
         read = self._read(ticket)
         record_event(
             self.repository.session,
@@ -1085,7 +1104,7 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class _KnownPolicy:
+class KnownPolicy:
     policy: Policy
     is_default: bool
 

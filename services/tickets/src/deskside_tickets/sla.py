@@ -225,9 +225,30 @@ def minutes_lost(ticket: Ticket, policy: Policy | None, now: datetime) -> int | 
     """Business minutes a person who could not work has lost, until resolution."""
     if not ticket.work_stopped:
         return None
+    if ticket.minutes_lost is not None:
+        return ticket.minutes_lost
+    return business_minutes(
+        policy, ticket.created_at, ticket.resolved_at or ticket.closed_at or now
+    )
+
+
+def business_minutes(policy: Policy | None, start: datetime, end: datetime) -> int:
+    """Whole minutes of the policy's working time in ``[start, end)`` (all time without one)."""
     calendar = policy.calendar if policy is not None else ALWAYS
-    until = ticket.resolved_at or ticket.closed_at or now
-    return int(calendar.business_seconds_between(ticket.created_at, until) // 60)
+    return int(calendar.business_seconds_between(start, end) // 60)
+
+
+def settle_minutes_lost(ticket: Ticket, policy: Policy | None) -> None:
+    """Fix the minutes lost when the ticket is resolved or closed; clear them if it reopens.
+
+    The figure stops growing at resolution, so it is kept rather than recomputed:
+    reports sum it in SQL, and a later change of the policy's calendar does not
+    rewrite history.
+    """
+    ticket.minutes_lost = None
+    settled_at = ticket.resolved_at or ticket.closed_at
+    if settled_at is not None:
+        ticket.minutes_lost = minutes_lost(ticket, policy, settled_at)
 
 
 # A sensible start (business hours, Monday to Friday, 9 to 17 UTC) that admins

@@ -29,6 +29,28 @@ MAX_BATCH = 100
 class EventBatch(BaseModel):
     """What an outbox relay posts to notify's `POST /internal/events`, in outbox order."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "id": "evt_01JD3X5R8W4Q7T2Y9K3M6N1P0Z",
+                            "type": "ticket.created",
+                            "timestamp": "2026-11-23T09:30:00.000000Z",
+                            "source": "tickets",
+                            "subject": "tkt_01JD3X5R8W4Q7T2Y9K3M6N1P0A",
+                            "data": {
+                                "reference": "SD-000042",
+                                "title": "Dropbox stopped syncing on my iPad",
+                            },
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     events: list[Event] = Field(min_length=1, max_length=MAX_BATCH)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from deskside_contracts.common import RequestModel, ResponseModel, UtcDateTime
 
@@ -72,12 +72,55 @@ class TechnologyFields(RequestModel):
 
 
 class TechnologyCreate(TechnologyFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "dropbox",
+                    "kind": "service",
+                    "name": "Dropbox",
+                    "category": "file_sharing",
+                    "vendor": "Dropbox",
+                    "support_tier": "best_effort",
+                    "recommended": False,
+                    "recommended_alternative": "onedrive",
+                    "guide": "Keep company files in OneDrive; share with customers from Dropbox.",
+                    "links": [{"title": "Dropbox help centre", "url": "https://help.dropbox.com/"}],
+                    "vendor_support": {
+                        "url": "https://www.dropbox.com/support",
+                        "contract_ref": "DBX-2026-017",
+                    },
+                    "app_identifiers": ["com.getdropbox.Dropbox", "com.dropbox.android"],
+                },
+                {
+                    "key": "ipados",
+                    "kind": "device_platform",
+                    "name": "iPad",
+                    "category": "tablet",
+                    "vendor": "Apple",
+                    "support_tier": "supported",
+                    "recommended": True,
+                    "min_os_version": "17.0",
+                },
+            ]
+        }
+    )
+
     key: Key = Field(description="Stable slug, e.g. `ipad` or `dropbox`.")
     kind: TechnologyKind
 
 
 class TechnologyUpdate(RequestModel):
     """A partial change; absent fields stay as they are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"support_tier": "unsupported", "recommended_alternative": "onedrive"},
+                {"min_os_version": "18.0"},
+            ]
+        }
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     category: Slug | None = None
@@ -154,6 +197,35 @@ OsVersion = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,3}$", max_l
 
 
 class DeviceCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ownership": "personal",
+                    "technology": "ipados",
+                    "model": "iPad Air",
+                    "name": "Maria's iPad",
+                    "os_version": "18.1",
+                    "encrypted": True,
+                    "passcode_set": True,
+                },
+                {
+                    "ownership": "corporate",
+                    "technology": "windows",
+                    "model": "Surface Laptop",
+                    "os_version": "10.0.22631",
+                    "serial_number": "0F33ABC2219",
+                    "owner": {
+                        "id": "ben",
+                        "email": "ben.kowalski@example.com",
+                        "name": "Ben Kowalski",
+                        "department": "sales",
+                    },
+                },
+            ]
+        }
+    )
+
     ownership: Ownership = Field(
         description="Required and explicit: a personal device is never taken for a company one."
     )
@@ -171,6 +243,10 @@ class DeviceCreate(RequestModel):
 
 
 class DeviceUpdate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"os_version": "18.2", "passcode_set": True}]}
+    )
+
     model: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     os_version: OsVersion | None = None
@@ -233,6 +309,19 @@ class AccountStatus(StrEnum):
 class AccountCreate(RequestModel):
     """Someone declares they use a consumer service for work."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "technology": "dropbox",
+                    "identifier": "maria.keller@example.com",
+                    "purpose": "Sharing files with customers",
+                    "data_classification": "internal",
+                }
+            ]
+        }
+    )
+
     technology: Key = Field(description="The service's catalog key, e.g. `dropbox`.")
     identifier: str = Field(min_length=1, max_length=320, description="The account's login.")
     purpose: str = Field(min_length=1, max_length=2000)
@@ -241,6 +330,15 @@ class AccountCreate(RequestModel):
 
 
 class AccountDecision(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"note": "Approved for customer sharing; keep confidential files in OneDrive."},
+                {},
+            ]
+        }
+    )
+
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -279,6 +377,32 @@ class CheckinSnapshot(RequestModel):
     Personal devices report only managed or work-profile apps; Deskside stores
     what is sent and nothing more.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "intune-7f3c2a",
+                    "owner_email": "maria.keller@example.com",
+                    "owner_id": "maria",
+                    "ownership": "personal",
+                    "platform": "ipados",
+                    "model": "iPad Air",
+                    "os_version": "18.1",
+                    "encrypted": True,
+                    "passcode_set": True,
+                    "apps": [
+                        {
+                            "identifier": "com.getdropbox.Dropbox",
+                            "name": "Dropbox",
+                            "version": "380.1",
+                        },
+                        {"identifier": "com.microsoft.teams", "name": "Teams"},
+                    ],
+                }
+            ]
+        }
+    )
 
     external_id: str = Field(min_length=1, max_length=255, description="The sender's device id.")
     owner_email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")

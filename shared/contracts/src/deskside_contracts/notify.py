@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from deskside_contracts.common import RequestModel, ResponseModel, UtcDateTime
 
@@ -47,6 +47,22 @@ EventTypePattern = Annotated[
 
 
 class WebhookCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/deskside",
+                    "event_types": ["ticket.created", "ticket.resolved"],
+                    "description": "Ticket feed for the team chat",
+                },
+                {
+                    "url": "https://itsm.example.com/inbound/deskside",
+                    "event_types": ["device.*", "account.*"],
+                },
+            ]
+        }
+    )
+
     url: str = Field(
         min_length=1,
         max_length=2048,
@@ -63,6 +79,15 @@ class WebhookCreate(RequestModel):
 
 
 class WebhookUpdate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"enabled": True},
+                {"event_types": ["ticket.*"], "description": "Every ticket event"},
+            ]
+        }
+    )
+
     url: str | None = Field(default=None, min_length=1, max_length=2048)
     event_types: list[EventTypePattern] | None = Field(default=None, min_length=1, max_length=50)
     description: str | None = Field(default=None, max_length=500)
@@ -104,6 +129,8 @@ class SecretRotated(ResponseModel):
 
 
 class WebhookRecover(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"since": "2026-11-23T06:00:00Z"}]})
+
     since: UtcDateTime = Field(description="Re-send every failed or skipped message since then.")
 
 
@@ -181,6 +208,22 @@ class NotificationRead(ResponseModel):
 
 
 class TemplatePut(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "[{{ ticket.reference }}] Resolved: {{ ticket.title }}",
+                    "text": 'Hello {{ recipient.name or "there" }},\n\n'
+                    "We have resolved {{ ticket.reference }}.\n\n"
+                    "What we did: {{ ticket.resolution }}\n",
+                    "html": '<p>Hello {{ recipient.name or "there" }},</p>'
+                    "<p>We have resolved {{ ticket.reference }}.</p>"
+                    "<p>What we did: {{ ticket.resolution }}</p>",
+                }
+            ]
+        }
+    )
+
     subject: str = Field(min_length=1, max_length=1000)
     text: str = Field(min_length=1, max_length=100_000, description="The plain-text body.")
     html: str = Field(min_length=1, max_length=200_000, description="The HTML body.")
@@ -198,6 +241,21 @@ class TemplateRead(ResponseModel):
 
 
 class TemplatePreview(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {},
+                {
+                    "draft": {
+                        "subject": "[{{ ticket.reference }}] {{ ticket.title }}",
+                        "text": "Status: {{ ticket.status }}",
+                        "html": "<p>Status: {{ ticket.status }}</p>",
+                    }
+                },
+            ]
+        }
+    )
+
     draft: TemplatePut | None = Field(
         default=None, description="Render this draft instead of the stored template."
     )
@@ -220,4 +278,13 @@ class PreferencesRead(ResponseModel):
 
 
 class PreferencesPut(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"muted_event_types": ["ticket.commented", "ticket.assigned"]},
+                {"muted_event_types": []},
+            ]
+        }
+    )
+
     muted_event_types: list[str] = Field(max_length=100)

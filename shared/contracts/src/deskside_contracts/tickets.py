@@ -78,6 +78,12 @@ class Person(ResponseModel):
 class PersonIn(RequestModel):
     """The person an agent opens a ticket for (a phone call, a walk-in)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "ben", "email": "ben.kowalski@example.com", "name": "Ben Kowalski"}]
+        }
+    )
+
     id: str = Field(min_length=1, max_length=255, description="Their token `sub`.")
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str | None = Field(default=None, max_length=255)
@@ -129,6 +135,18 @@ class TicketCreate(RequestModel):
 class TicketUpdate(RequestModel):
     """A partial change (JSON merge patch semantics: absent fields stay as they are)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"urgency": "critical", "work_stopped": True},
+                {
+                    "priority": "p1",
+                    "priority_reason": "The CFO presents from this iPad at 14:00.",
+                },
+            ]
+        }
+    )
+
     title: Text200 | None = None
     description: str | None = Field(default=None, max_length=20_000)
     impact: Level | None = None
@@ -149,6 +167,15 @@ class TicketUpdate(RequestModel):
 
 
 class AssignRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"assignee_id": "agnes", "group_id": "grp_01JD3X5R8W0000000000000000"},
+                {"group_id": "grp_01JD3X5R8W0000000000000000"},
+            ]
+        }
+    )
+
     assignee_id: str | None = Field(default=None, max_length=255, description="An agent's `sub`.")
     group_id: str | None = Field(default=None, max_length=64)
 
@@ -160,19 +187,49 @@ class AssignRequest(RequestModel):
 
 
 class WaitRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "on": "requester",
+                    "reason": "Asked Maria to restart the iPad and try the upload again.",
+                },
+                {"on": "vendor", "reason": "Dropbox support case 12345678 is open."},
+            ]
+        }
+    )
+
     on: WaitingOn
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class ResolveRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"resolution": "Signed out of Dropbox and back in; the 214 pending files uploaded."}
+            ]
+        }
+    )
+
     resolution: str = Field(min_length=1, max_length=20_000)
 
 
 class ReopenRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Syncing stopped again after the iPadOS update."}]
+        }
+    )
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class CloseRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Confirmed by phone: everything syncs."}, {}]}
+    )
+
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -219,6 +276,18 @@ class TicketRead(ResponseModel):
 
 
 class CommentCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"body": "Could you send a screenshot of the Dropbox app's upload list?"},
+                {
+                    "body": "Like last week's Dropbox cases: token expired after a new password.",
+                    "internal": True,
+                },
+            ]
+        }
+    )
+
     body: str = Field(min_length=1, max_length=50_000)
     internal: bool = Field(default=False, description="Agents only: a note requesters never see.")
 
@@ -260,6 +329,25 @@ class InteractionKind(StrEnum):
 class InteractionCreate(RequestModel):
     """Something the desk did for the person, done or booked."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "phone_call",
+                    "started_at": "2026-11-23T09:40:00Z",
+                    "duration_minutes": 12,
+                    "notes": "Walked Maria through signing out and in again.",
+                },
+                {
+                    "kind": "remote_session",
+                    "scheduled_for": "2026-11-24T14:00:00Z",
+                    "remote_tool": "Quick Assist",
+                    "remote_link": "https://remoteassistance.support.services.microsoft.com/join/123456",
+                },
+            ]
+        }
+    )
+
     kind: InteractionKind
     scheduled_for: UtcDateTime | None = Field(
         default=None, description="For a booked visit or remote session."
@@ -283,6 +371,19 @@ class InteractionCreate(RequestModel):
 
 class InteractionUpdate(RequestModel):
     """Reschedule, or record what happened."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "started_at": "2026-11-24T14:05:00Z",
+                    "duration_minutes": 25,
+                    "notes": "Reinstalled the Dropbox app; uploads resume.",
+                },
+                {"scheduled_for": "2026-11-25T10:00:00Z"},
+            ]
+        }
+    )
 
     scheduled_for: UtcDateTime | None = None
     started_at: UtcDateTime | None = None
@@ -316,6 +417,8 @@ class WatcherRead(ResponseModel):
 
 
 class LinkCreate(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ticket": "SD-000041"}]})
+
     ticket: str = Field(min_length=1, max_length=64, description="Id or reference to link to.")
 
 
@@ -327,12 +430,23 @@ class LinkedTicket(ResponseModel):
 
 
 class MergeRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"into": "SD-000041"}]})
+
     into: str = Field(
         min_length=1, max_length=64, description="Id or reference of the ticket that survives."
     )
 
 
 class SatisfactionCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"rating": 5, "comment": "Fixed in ten minutes, thank you!"},
+                {"rating": 3},
+            ]
+        }
+    )
+
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
 
@@ -396,6 +510,30 @@ class EvidenceRead(ResponseModel):
 
 
 class TierEscalationCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "to_tier": 2,
+                    "reason": "Sign-in works on the web, not in the app: a device specialist case.",
+                    "fault_domain": "app",
+                    "evidence": [
+                        {
+                            "kind": "log",
+                            "title": "Dropbox app log",
+                            "content": "09:41:02 upload failed: 401 invalid_access_token",
+                        },
+                        {
+                            "kind": "link",
+                            "title": "Dropbox status",
+                            "url": "https://status.dropbox.com/",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     to_tier: int = Field(ge=2, le=3)
     reason: str = Field(min_length=1, max_length=20_000)
     fault_domain: FaultDomain
@@ -409,6 +547,22 @@ class VendorRequest(StrEnum):
 
 
 class VendorEscalationCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "vendor": "Dropbox",
+                    "request": "support",
+                    "vendor_case_ref": "12345678",
+                    "reason": "Uploads from iPadOS 18 fail with 401 for three people since Monday.",
+                    "evidence": [
+                        {"kind": "note", "content": "Affects SD-000041, SD-000042 and SD-000045."}
+                    ],
+                }
+            ]
+        }
+    )
+
     vendor: str = Field(min_length=1, max_length=200)
     request: VendorRequest
     vendor_case_ref: str | None = Field(default=None, max_length=200)
@@ -426,6 +580,23 @@ class EscalationStatus(StrEnum):
 
 class EscalationUpdate(RequestModel):
     """A vendor escalation's progress, as the vendor answers."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "answered",
+                    "evidence": [
+                        {
+                            "kind": "note",
+                            "content": "Dropbox: fixed in app version 380.2, out tomorrow.",
+                        }
+                    ],
+                },
+                {"status": "waiting_on_vendor", "vendor_case_ref": "12345678"},
+            ]
+        }
+    )
 
     status: EscalationStatus | None = None
     vendor_case_ref: str | None = Field(default=None, max_length=200)
@@ -474,6 +645,31 @@ class BusinessHours(RequestModel):
 
 
 class SlaPolicyCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Standard",
+                    "is_default": True,
+                    "targets": {
+                        "p1": {"first_response_minutes": 15, "resolution_minutes": 240},
+                        "p2": {"first_response_minutes": 60, "resolution_minutes": 480},
+                        "p3": {"first_response_minutes": 240, "resolution_minutes": 1440},
+                        "p4": {"first_response_minutes": 480, "resolution_minutes": 4800},
+                    },
+                    "business_hours": {
+                        "timezone": "Europe/Berlin",
+                        "working_days": [0, 1, 2, 3, 4],
+                        "day_start": "08:00",
+                        "day_end": "18:00",
+                        "holidays": ["2026-12-24", "2026-12-25"],
+                    },
+                    "pause_on": ["requester", "vendor"],
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=100)
     is_default: bool = Field(
         default=False, description="The policy new tickets get; one at a time."
@@ -496,6 +692,22 @@ class SlaPolicyCreate(RequestModel):
 
 
 class SlaPolicyUpdate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"business_hours": {"timezone": "Europe/Berlin", "always_open": True}},
+                {
+                    "targets": {
+                        "p1": {"first_response_minutes": 10, "resolution_minutes": 180},
+                        "p2": {"first_response_minutes": 60, "resolution_minutes": 480},
+                        "p3": {"first_response_minutes": 240, "resolution_minutes": 1440},
+                        "p4": {"first_response_minutes": 480, "resolution_minutes": 4800},
+                    }
+                },
+            ]
+        }
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     is_default: bool | None = None
     targets: dict[Priority, SlaTarget] | None = None
@@ -541,6 +753,21 @@ Tier = Annotated[int, Field(ge=1, le=3)]
 class AgentPut(RequestModel):
     """An agent's record; the id is their token `sub`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Agnes Mwangi",
+                    "email": "agnes.mwangi@example.com",
+                    "tier": 1,
+                    "groups": ["grp_01JD3X5R8W0000000000000000"],
+                    "skills": ["ios", "ipados", "icloud-drive", "whatsapp"],
+                    "active": True,
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=255)
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     tier: Tier = 1
@@ -565,6 +792,19 @@ class AgentRead(ResponseModel):
 
 
 class GroupCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Device specialists",
+                    "email": "device-specialists@example.com",
+                    "tier": 2,
+                    "auto_assign": False,
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=100)
     email: str | None = Field(
         default=None,
@@ -579,6 +819,15 @@ class GroupCreate(RequestModel):
 
 
 class GroupUpdate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"auto_assign": True},
+                {"name": "Service desk", "email": "servicedesk@example.com"},
+            ]
+        }
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     email: str | None = Field(
         default=None,
@@ -664,7 +913,21 @@ class SummaryReport(ResponseModel):
 class InboundEmail(RequestModel):
     """An email as a mail integration parsed it; the raw message (`message/rfc822`) also works."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "from": "maria.keller@example.com",
+                    "from_name": "Maria Keller",
+                    "to": ["help@example.com"],
+                    "subject": "Dropbox stopped syncing on my iPad",
+                    "text": "Since this morning the Dropbox app shows 'waiting to upload'.",
+                    "message_id": "<CAF=9x2d@mail.example.com>",
+                }
+            ]
+        },
+    )
 
     from_: str = Field(alias="from", max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     from_name: str | None = Field(default=None, max_length=255)
@@ -691,6 +954,20 @@ class AlertStatus(StrEnum):
 class SimpleAlert(RequestModel):
     """One alert from a monitoring tool without an Alertmanager-style webhook."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fingerprint": "vpn-gw-2-down",
+                    "title": "VPN gateway 2 is not answering",
+                    "description": "No reply to health checks for 5 minutes.",
+                    "severity": "critical",
+                    "status": "firing",
+                }
+            ]
+        }
+    )
+
     fingerprint: str = Field(min_length=1, max_length=255)
     title: str = Field(min_length=1, max_length=2000)
     description: str | None = Field(default=None, max_length=20_000)
@@ -715,7 +992,29 @@ class AlertmanagerAlert(BaseModel):
 class AlertmanagerWebhook(BaseModel):
     """Alertmanager's webhook body, version 4."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "4",
+                    "status": "firing",
+                    "commonLabels": {"alertname": "MailQueueStuck"},
+                    "externalURL": "https://alertmanager.example.com",
+                    "alerts": [
+                        {
+                            "status": "firing",
+                            "labels": {"alertname": "MailQueueStuck", "severity": "warning"},
+                            "annotations": {"summary": "Outbound mail queue over 500"},
+                            "startsAt": "2026-11-23T08:55:00Z",
+                            "fingerprint": "3f1c9a7e2b4d6f80",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     version: str = Field(pattern=r"^4$")
     status: AlertStatus

@@ -10,9 +10,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
 
-from deskside_contracts.problems import PROBLEM_CONTENT_TYPE, FieldProblem, Problem
 from deskside_kit.audit import AuditMiddleware, audit_router
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
@@ -21,19 +19,14 @@ from deskside_kit.health import health_router
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.migrations import upgrade_database
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
-from deskside_kit.problems import install_problem_handlers
+from deskside_kit.problems import describe_problems, install_problem_handlers
 from deskside_kit.relay import OutboxRelay
 from deskside_kit.settings import RelaySettings, ServiceSettings
+from deskside_kit.tags import describe_tags
 
 logger = logging.getLogger("deskside.app")
 
 Resources = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-
-
-def operation_id(route: APIRoute) -> str:
-    """`createTicket` from the handler `create_ticket`: names client generators can use."""
-    head, *rest = route.name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def create_service_app(
@@ -76,7 +69,6 @@ def create_service_app(
         description=description,
         version="0.1.0",
         lifespan=lifespan,
-        generate_unique_id_function=operation_id,
         separate_input_output_schemas=False,
     )
     app.state.settings = settings
@@ -120,60 +112,31 @@ async def _outbox_relay(app: FastAPI, settings: ServiceSettings) -> AsyncIterato
             registry=app.state.metrics.registry,
         )
         app.state.outbox_relay = relay
-        async with periodically("outbox-relay", settings.relay_interval, relay.run_once):
+        # Woken by each commit that records events; the interval is the safety net for the
+        # rest: other replicas' events, and rounds skipped while notify was failing.
+        async with periodically(
+            "outbox-relay",
+            settings.relay_interval,
+            relay.run_once,
+            wakeup=app.state.sessions.outbox_written,
+        ):
             yield
 
 
 def _describe_problems_in_openapi(app: FastAPI) -> None:
-    """Declare every error as problem+json in the OpenAPI document.
+    """Declare every error as problem+json in the app's OpenAPI document, and its tags.
 
-    FastAPI documents its own `HTTPValidationError` for 422; Deskside answers
-    with a problem, so the document says that instead.
+    Operation ids are not made up here: every route names its own `operation_id=`
+    (`createTicket`, `listDevices`), as generated clients name their methods
+    after them; a route that forgets gets FastAPI's `create_ticket_v1_tickets_post`,
+    which the tests refuse.
     """
     build_default = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        schema = build_default()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.pop("HTTPValidationError", None)
-        components.pop("ValidationError", None)
-        components["FieldProblem"] = FieldProblem.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        problem_schema.pop("$defs", None)
-        components["Problem"] = problem_schema
-        problem_content = {
-            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
-        }
-        for path, path_item in schema.get("paths", {}).items():
-            for operation in path_item.values():
-                responses = operation.get("responses", {})
-                if "{" in path:
-                    # Whatever a path names may not exist, or not for this caller.
-                    responses.setdefault(
-                        "404", {"description": "Not found", "content": problem_content}
-                    )
-                if "422" in responses:
-                    responses["422"] = {"description": "Invalid input", "content": problem_content}
-                if operation.get("security"):
-                    responses.setdefault(
-                        "401", {"description": "Not authenticated", "content": problem_content}
-                    )
-                    # Every authenticated operation admits only some roles.
-                    responses.setdefault(
-                        "403", {"description": "Not allowed", "content": problem_content}
-                    )
-                if "requestBody" in operation:
-                    responses.setdefault(
-                        "400", {"description": "Body not readable", "content": problem_content}
-                    )
-                    responses.setdefault(
-                        "413", {"description": "Body too large", "content": problem_content}
-                    )
-        app.openapi_schema = schema
-        return schema
+        app.openapi_schema = describe_tags(describe_problems(build_default()))
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

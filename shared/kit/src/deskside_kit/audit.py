@@ -33,6 +33,7 @@ from deskside_kit.context import current_request_id
 from deskside_kit.database import Sessions, UtcDateTime, utc_now
 from deskside_kit.paging import PageParams, PageRequest, after_cursor, build_page
 from deskside_kit.problems import Forbidden, problem_responses
+from deskside_kit.tags import Tag
 
 logger = logging.getLogger("deskside.audit")
 
@@ -152,13 +153,15 @@ def to_read(record: AuditRecord) -> AuditRecordRead:
 
 def audit_router(service_name: str) -> APIRouter:
     """`GET /v1/audit/<service_name>`: the service's trail, newest first (admins)."""
-    router = APIRouter(prefix=f"/v1/audit/{service_name}", tags=["audit"])
+    router = APIRouter(prefix=f"/v1/audit/{service_name}", tags=[Tag.AUDIT])
 
     @router.get(
         "",
         dependencies=[Depends(require_roles(Role.ADMIN))],
         responses=problem_responses(Forbidden),
         summary="The audit trail: changes and refusals, newest first (admins)",
+        # One per service in the merged document: listTicketsAuditRecords, ...
+        operation_id=f"list{service_name.capitalize()}AuditRecords",
     )
     async def list_audit_records(
         request: Request,

@@ -7,6 +7,9 @@ queue on the lock instead of failing half way; within one process they queue
 on an asyncio lock first, because SQLite's own busy handler waits by sleeping
 and polling. Reads (GET, HEAD) begin deferred and never wait for a writer: WAL
 gives them a snapshot. PostgreSQL (production) goes through asyncpg.
+
+A transaction that hands work to a background job of this process (an outbox
+event, a webhook delivery) wakes the job once it commits: `wake_after_commit`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,10 +26,17 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from deskside_kit.background import Wakeup
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# In a session's `info`: the wake-ups its transaction asked for, and this process's outbox relay.
+_WAKE_AFTER_COMMIT = "deskside_wake_after_commit"
+OUTBOX_WRITTEN = "deskside_outbox_written"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -109,6 +119,33 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{_READ_ONLY_OPTION: True})
 
 
+class _Session(SyncSession):
+    """The kit's sessions: they run the wake-ups asked for once their transaction commits."""
+
+
+@event.listens_for(_Session, "after_commit")
+def _wake_after_commit(session: SyncSession) -> None:
+    for wakeup in session.info.pop(_WAKE_AFTER_COMMIT, ()):
+        wakeup.wake()
+
+
+@event.listens_for(_Session, "after_transaction_end")
+def _forget_wakeups(session: SyncSession, transaction: SessionTransaction) -> None:
+    # Runs after `after_commit`: whatever is left here belongs to a rolled-back transaction.
+    if transaction.parent is None:
+        session.info.pop(_WAKE_AFTER_COMMIT, None)
+
+
+def wake_after_commit(session: AsyncSession, wakeup: Wakeup) -> None:
+    """Wake a background job once the session's transaction commits; never if it rolls back.
+
+    For work the transaction hands to a job of this process (an outbox event,
+    a webhook delivery): the job starts on it at once instead of at its next
+    tick, and never before the rows are there for it to see.
+    """
+    session.info.setdefault(_WAKE_AFTER_COMMIT, set()).add(wakeup)
+
+
 @dataclass(frozen=True)
 class Sessions:
     """How a service opens request transactions; made once per app, in its lifespan."""
@@ -117,13 +154,18 @@ class Sessions:
     reading: async_sessionmaker[AsyncSession]
     # SQLite has one writer at a time: this process's writers wait here, without polling.
     write_lock: asyncio.Lock | None
+    # Woken when a transaction that recorded outbox events commits: the relay waits on it.
+    outbox_written: Wakeup = field(default_factory=Wakeup)
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> Sessions:
+        outbox_written = Wakeup()
         return cls(
-            writing=create_sessionmaker(engine),
+            # Every writing session knows the wake-up, so `record_event` needs only the session.
+            writing=create_sessionmaker(engine, info={OUTBOX_WRITTEN: outbox_written}),
             reading=create_sessionmaker(read_only(engine)),
             write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+            outbox_written=outbox_written,
         )
 
     @contextlib.asynccontextmanager
@@ -134,8 +176,16 @@ class Sessions:
             await session.commit()
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        engine,
+        class_=AsyncSession,
+        sync_session_class=_Session,
+        expire_on_commit=False,
+        info=info,
+    )
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

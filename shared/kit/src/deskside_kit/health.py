@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from deskside_kit.database import database_answers
-from deskside_kit.problems import problem_response
+from deskside_kit.problems import problem_content, problem_response
+from deskside_kit.tags import Tag
 
 logger = logging.getLogger("deskside.health")
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
-health_router = APIRouter(tags=["operations"])
+health_router = APIRouter(tags=[Tag.OPERATIONS])
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready", "content": problem_content()}
+}
 
 
 class Health(BaseModel):
@@ -27,7 +32,9 @@ class Health(BaseModel):
     checks: dict[str, str] = {}
 
 
-@health_router.get("/healthz", response_model=Health, summary="The process is up")
+@health_router.get(
+    "/healthz", response_model=Health, summary="The process is up", operation_id="checkLiveness"
+)
 async def check_liveness() -> Health:
     return Health(status="ok")
 
@@ -36,7 +43,8 @@ async def check_liveness() -> Health:
     "/readyz",
     response_model=Health,
     summary="The service can do its work: its database answers",
-    responses={503: {"description": "Not ready"}},
+    responses=NOT_READY,
+    operation_id="checkReadiness",
 )
 async def check_readiness(request: Request) -> Response | Health:
     try:
@@ -54,6 +62,7 @@ async def check_readiness(request: Request) -> Response | Health:
 @health_router.get(
     "/metrics",
     summary="Prometheus metrics",
+    operation_id="exportMetrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}},
 )

@@ -2,7 +2,7 @@
 
 A service records an event in the same transaction as the change, so a crash
 can delay an event but never lose it nor publish one for a change that was
-rolled back. A relay (the notify issue) sends the rows on and marks them sent.
+rolled back. A relay (`relay.py`) sends the rows on and marks them sent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_contracts.events import Event
 from deskside_kit.context import current_request_id
-from deskside_kit.database import UtcDateTime, utc_now
+from deskside_kit.database import OUTBOX_WRITTEN, UtcDateTime, utc_now, wake_after_commit
 from deskside_kit.ids import new_id
 
 
@@ -54,9 +54,16 @@ class OutboxEvent(SQLModel, table=True):
 def record_event(
     session: AsyncSession, *, source: str, type: str, subject: str, data: dict[str, Any]
 ) -> OutboxEvent:
-    """Add an event to the session's transaction; it is relayed once that commits."""
+    """Add an event to the session's transaction; it is relayed once that commits.
+
+    The relay of this process is woken by the commit, so the event leaves at
+    once rather than at the relay's next look.
+    """
     event = OutboxEvent(
         type=type, source=source, subject=subject, data=data, request_id=current_request_id()
     )
     session.add(event)
+    relay = session.info.get(OUTBOX_WRITTEN)
+    if relay is not None:
+        wake_after_commit(session, relay)
     return event

@@ -205,19 +205,72 @@ def install_problem_handlers(app: FastAPI) -> None:
     # where the request id is still known.
 
 
+def problem_content() -> dict[str, Any]:
+    """An OpenAPI `content` map: problem+json, the `Problem` schema."""
+    return {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
 def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each listed error as problem+json."""
     responses: dict[int | str, dict[str, Any]] = {}
     for error in sorted(errors, key=lambda e: e.status):
         entry = responses.setdefault(
             error.status,
-            {
-                "description": error.title,
-                "content": {
-                    PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
-                },
-            },
+            {"description": error.title, "content": problem_content()},
         )
         if error.title not in entry["description"]:
             entry["description"] += f"; {error.title}"
     return responses
+
+
+def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare every error of an OpenAPI document as problem+json; returns the document.
+
+    FastAPI documents its own `HTTPValidationError` for 422; Deskside answers
+    with a problem, so the document says that instead. The errors any
+    operation may answer (a path that names nothing, a missing token, an
+    unreadable body, an unexpected failure) are added where they apply.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["FieldProblem"] = FieldProblem.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    problem_schema.pop("$defs", None)
+    components["Problem"] = problem_schema
+    for path, path_item in schema.get("paths", {}).items():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if "{" in path:
+                # Whatever a path names may not exist, or not for this caller.
+                responses.setdefault(
+                    "404", {"description": "Not found", "content": problem_content()}
+                )
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid input", "content": problem_content()}
+            if operation.get("security"):
+                responses.setdefault(
+                    "401", {"description": "Not authenticated", "content": problem_content()}
+                )
+                # Every authenticated operation admits only some roles.
+                responses.setdefault(
+                    "403", {"description": "Not allowed", "content": problem_content()}
+                )
+            if "requestBody" in operation:
+                responses.setdefault(
+                    "400", {"description": "Body not readable", "content": problem_content()}
+                )
+                responses.setdefault(
+                    "413", {"description": "Body too large", "content": problem_content()}
+                )
+            responses.setdefault(
+                "500",
+                {
+                    "description": "Unexpected error: the problem names the request id, "
+                    "nothing more",
+                    "content": problem_content(),
+                },
+            )
+    return schema

@@ -63,7 +63,8 @@ class OutboxRelay:
 
     While deliveries fail, `run_once` skips its rounds until the backoff has
     passed, rather than sleeping: the periodic job keeps its own rhythm and
-    stops promptly at shutdown.
+    stops promptly at shutdown. Rounds a commit wakes are skipped the same way,
+    so a burst of new events never hammers a notify that is down.
     """
 
     def __init__(

@@ -1,0 +1,1 @@
+"""The `deskside` command line."""
