@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from deskside_contracts.events import Event
+from deskside_contracts.samples import SAMPLE_EVENTS
 from deskside_notify.rules import ALWAYS_SENT, plan_emails
-from deskside_notify.templates import DEFAULT_TEMPLATES, SAMPLE_EVENTS
+from deskside_notify.templates import DEFAULT_TEMPLATES
 from tests.notify.factories import ticket, ticket_event
 
 ALICE = {"id": "alice", "email": "alice@example.com", "name": "Alice Ames"}

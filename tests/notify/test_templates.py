@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from deskside_contracts.samples import SAMPLE_EVENTS
 from deskside_contracts.tickets import TechnologySnapshot
 from deskside_notify.rules import Recipient
 from deskside_notify.templates import (
     DEFAULT_TEMPLATES,
-    SAMPLE_EVENTS,
     EmailTemplate,
     TemplateError,
     check_template,

@@ -37,6 +37,7 @@ from deskside_contracts.notify import (
     WebhookUpdate,
 )
 from deskside_contracts.paging import Page
+from deskside_contracts.samples import SAMPLE_EVENTS
 from deskside_kit.auth import Principal
 from deskside_kit.background import Wakeup
 from deskside_kit.database import utc_now, wake_after_commit
@@ -59,7 +60,6 @@ from deskside_notify.rules import ALWAYS_SENT, PlannedEmail, Recipient, plan_ema
 from deskside_notify.signing import new_secret
 from deskside_notify.templates import (
     DEFAULT_TEMPLATES,
-    SAMPLE_EVENTS,
     EmailTemplate,
     RenderedEmail,
     TemplateError,
