@@ -13,13 +13,14 @@ Admins read each service's trail at `GET /v1/audit/<service>`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import Column
+from sqlalchemy import Column, insert
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -91,23 +92,34 @@ class AuditMiddleware:
     async def _record(self, scope: Scope, status: int) -> None:
         principal: Principal | None = scope.get("state", {}).get(PRINCIPAL_KEY)
         client = scope.get("client")
-        record = AuditRecord(
-            request_id=current_request_id(),
-            actor=principal.sub if principal else None,
-            roles=" ".join(sorted(principal.roles)) if principal else "",
-            method=scope["method"],
-            path=scope["path"][:2048],
-            status=status,
-            client=str(client[0])[:64] if client else None,
-        )
+        method, path = scope["method"], scope["path"][:2048]
+        sessions = self.sessions()
         try:
-            async with self.sessions().write_transaction() as session:
-                session.add(record)
+            # One Core INSERT on a connection of its own, not an ORM session: a
+            # session's unit of work cost a fifth of a ticket create's CPU here.
+            async with (
+                sessions.write_lock or contextlib.nullcontext(),
+                sessions.engine.begin() as connection,
+            ):
+                await connection.execute(
+                    _INSERT_RECORD,
+                    {
+                        "at": utc_now(),
+                        "request_id": current_request_id(),
+                        "actor": principal.sub if principal else None,
+                        "roles": " ".join(sorted(principal.roles)) if principal else "",
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "client": str(client[0])[:64] if client else None,
+                    },
+                )
         except Exception:
             # The answer still goes out; the failure is loud in the logs.
-            logger.exception(
-                "could not write the audit record of %s %s", record.method, record.path
-            )
+            logger.exception("could not write the audit record of %s %s", method, path)
+
+
+_INSERT_RECORD = insert(AuditRecord)
 
 
 class AuditRepository:

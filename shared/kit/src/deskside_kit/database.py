@@ -150,6 +150,7 @@ def wake_after_commit(session: AsyncSession, wakeup: Wakeup) -> None:
 class Sessions:
     """How a service opens request transactions; made once per app, in its lifespan."""
 
+    engine: AsyncEngine
     writing: async_sessionmaker[AsyncSession]
     reading: async_sessionmaker[AsyncSession]
     # SQLite has one writer at a time: this process's writers wait here, without polling.
@@ -161,6 +162,7 @@ class Sessions:
     def for_engine(cls, engine: AsyncEngine) -> Sessions:
         outbox_written = Wakeup()
         return cls(
+            engine=engine,
             # Every writing session knows the wake-up, so `record_event` needs only the session.
             writing=create_sessionmaker(engine, info={OUTBOX_WRITTEN: outbox_written}),
             reading=create_sessionmaker(read_only(engine)),
