@@ -162,6 +162,21 @@ class TestRouting:
         ticket = await open_ticket(client, ALICE, technology="ipad")
         assert ticket["assignee_id"] == "specialist"
 
+    async def test_routing_follows_a_group_change_at_once(self, client: httpx.AsyncClient) -> None:
+        # The first create leaves this replica a snapshot of the routes (no group yet);
+        # each group change after it must show on the very next create, not seconds later.
+        assert (await open_ticket(client, ALICE))["group_id"] is None
+        desk = await group(client, "Service desk", 1)
+        assert (await open_ticket(client, ALICE))["group_id"] == desk["id"]
+        moved = await client.patch(
+            f"/v1/groups/{desk['id']}", json={"tier": 2}, headers={**ADMIN, "If-Match": '"1"'}
+        )
+        assert moved.status_code == 200, moved.text
+        assert (await open_ticket(client, ALICE))["group_id"] is None
+        first_by_name = await group(client, "Apple desk", 1)
+        await group(client, "Windows desk", 1)
+        assert (await open_ticket(client, ALICE))["group_id"] == first_by_name["id"]
+
 
 class TestReports:
     async def test_skills_gaps_list_technologies_nobody_is_trained_on(

@@ -42,7 +42,8 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             app.state.technologies = TechnologyDirectory(
                 inventory, service_token=app.state.service_token
             )
-            app.state.policy_snapshot = Snapshot(settings.policy_snapshot_seconds)
+            app.state.policy_snapshot = Snapshot(settings.snapshot_seconds)
+            app.state.routing_snapshot = Snapshot(settings.snapshot_seconds)
 
             async def housekeeping() -> None:
                 sessions: Sessions = app.state.sessions

@@ -43,13 +43,14 @@ class TicketsSettings(ServiceSettings, RelaySettings):
         gt=0,
         description="Seconds between runs of the background jobs (auto-close, enrichment).",
     )
-    policy_snapshot_seconds: float = Field(
+    snapshot_seconds: float = Field(
         default=5.0,
         ge=0,
         le=300,
         description="Seconds a replica keeps its copy of the SLA policies, which every ticket "
-        "read needs. A change through one replica shows on the others within this time; "
-        "0 reads them on every request.",
+        "read needs, and of which group takes each tier, which every create needs. A change "
+        "through one replica shows on the others within this time; 0 reads them on every "
+        "request.",
     )
     inbound_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,

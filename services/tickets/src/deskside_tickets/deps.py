@@ -35,7 +35,11 @@ Settings = Annotated[TicketsSettings, Depends(_settings)]
 async def _ticket_service(request: Request, session: Session, settings: Settings) -> TicketService:
     state = request.app.state
     return TicketService(
-        TicketRepository(session), settings, state.technologies, state.policy_snapshot
+        TicketRepository(session),
+        settings,
+        state.technologies,
+        state.policy_snapshot,
+        state.routing_snapshot,
     )
 
 
@@ -49,8 +53,8 @@ async def _policy_service(request: Request, session: Session) -> SlaPolicyServic
 Policies = Annotated[SlaPolicyService, Depends(_policy_service)]
 
 
-async def _people_service(session: Session) -> PeopleService:
-    return PeopleService(TicketRepository(session))
+async def _people_service(request: Request, session: Session) -> PeopleService:
+    return PeopleService(TicketRepository(session), request.app.state.routing_snapshot)
 
 
 People = Annotated[PeopleService, Depends(_people_service)]

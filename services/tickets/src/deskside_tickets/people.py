@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +17,7 @@ from deskside_contracts.tickets import (
 )
 from deskside_kit.database import utc_now
 from deskside_kit.problems import Conflict, Unprocessable
+from deskside_kit.snapshot import Snapshot
 from deskside_kit.versions import require_version
 from deskside_tickets.errors import (
     AgentNotFound,
@@ -31,8 +33,12 @@ from deskside_tickets.repository import TicketRepository
 class PeopleService:
     """Agents, their tiers, groups and skills: admins keep them (the routes check)."""
 
-    def __init__(self, repository: TicketRepository) -> None:
+    def __init__(
+        self, repository: TicketRepository, routing_snapshot: Snapshot[Any] | None = None
+    ) -> None:
         self.repository = repository
+        # Tickets' copy of which group takes each tier: a group change here drops it.
+        self.routing_snapshot = routing_snapshot
 
     async def list_agents(self) -> list[AgentRead]:
         return await agents_to_read(self.repository, await self.repository.agents())
@@ -75,6 +81,7 @@ class PeopleService:
     async def create_group(self, data: GroupCreate) -> GroupRead:
         group = Group(**data.model_dump())
         await self._add_named(group)
+        self._routing_changed()
         return GroupRead.model_validate(group)
 
     async def update_group(
@@ -89,6 +96,7 @@ class PeopleService:
         group.version += 1
         group.updated_at = utc_now()
         await self._add_named(group)
+        self._routing_changed()
         return GroupRead.model_validate(group)
 
     async def delete_group(self, group_id: str) -> None:
@@ -96,6 +104,7 @@ class PeopleService:
         if await self.repository.group_in_use(group_id):
             raise Conflict("The group has members or tickets; move them first.")
         await self.repository.session.delete(group)
+        self._routing_changed()
 
     async def skill_gaps(self) -> list[SkillGap]:
         """Technologies people bring to the desk that no active agent is trained on."""
@@ -110,6 +119,12 @@ class PeopleService:
             for key, total, open_count in await self.repository.technology_use()
             if key not in trained
         ]
+
+    def _routing_changed(self) -> None:
+        # Dropped before the commit, so a create racing it may re-read the old groups
+        # and keep them for a snapshot's few seconds, as on any other replica.
+        if self.routing_snapshot is not None:
+            self.routing_snapshot.invalidate()
 
     async def _group(self, group_id: str, *, for_update: bool = False) -> Group:
         group = await self.repository.group(group_id, for_update=for_update)

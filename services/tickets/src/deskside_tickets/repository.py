@@ -366,10 +366,6 @@ class TicketRepository:
             statement = statement.where(col(Group.id).in_(group_ids))
         return (await self.session.exec(statement)).all()
 
-    async def group_for_tier(self, tier: int) -> Group | None:
-        statement = select(Group).where(col(Group.tier) == tier).order_by(col(Group.name))
-        return (await self.session.exec(statement.limit(1))).first()
-
     async def group_members(self, group_id: str) -> Sequence[Agent]:
         statement = (
             select(Agent)

@@ -217,13 +217,15 @@ class TicketService:
         settings: TicketsSettings,
         directory: TechnologyDirectory | None,
         policy_snapshot: Snapshot[dict[str, KnownPolicy]] | None = None,
+        routing_snapshot: Snapshot[dict[int, TierGroup]] | None = None,
     ) -> None:
         self.repository = repository
         self.settings = settings
         self.directory = directory
-        # Requests share the app's snapshot of the SLA policies; background jobs,
-        # which make no snapshot, read them afresh each round.
+        # Requests share the app's snapshots of the SLA policies and of the groups
+        # that take each tier; background jobs, which make none, read afresh each round.
         self.policy_snapshot = policy_snapshot
+        self.routing_snapshot = routing_snapshot
         self._policies: dict[str, KnownPolicy] | None = None
         # Watchers of the tickets this request changes: their events name them,
         # so notify can send them the public updates.
@@ -800,14 +802,13 @@ class TicketService:
 
     async def _suggestions(self, ticket: Ticket) -> list[SuggestedAssignee]:
         """Agents of the ticket's group (else its tier's), trained ones first, then least busy."""
-        group = (
-            await self.repository.group(ticket.group_id)
-            if ticket.group_id is not None
-            else await self.repository.group_for_tier(ticket.tier)
-        )
-        if group is None:
-            return []
-        members = await self.repository.group_members(group.id)
+        group_id = ticket.group_id
+        if group_id is None:
+            tier_group = await self._group_for_tier(ticket.tier)
+            if tier_group is None:
+                return []
+            group_id = tier_group.id
+        members = await self.repository.group_members(group_id)
         counts = await self.repository.open_ticket_counts([agent.id for agent in members])
         reads = {agent.id: agent for agent in await agents_to_read(self.repository, members)}
 
@@ -826,7 +827,7 @@ class TicketService:
 
     async def _route(self, ticket: Ticket) -> None:
         """Send the ticket to its tier's group, and to its best agent if the group says so."""
-        group = await self.repository.group_for_tier(ticket.tier)
+        group = await self._group_for_tier(ticket.tier)
         if group is None:
             return
         self._history(ticket, SYSTEM_ACTOR, "routed", "group_id", ticket.group_id, group.id)
@@ -837,6 +838,19 @@ class TicketService:
                 chosen = suggestions[0].agent.id
                 self._history(ticket, SYSTEM_ACTOR, "assigned", "assignee_id", None, chosen)
                 ticket.assignee_id = chosen
+
+    async def _group_for_tier(self, tier: int) -> TierGroup | None:
+        # Every create routes; reading the groups cost a ticket create about a tenth
+        # of its CPU, for a table that changes a few times a year.
+        if self.routing_snapshot is None:
+            return (await self._read_routes()).get(tier)
+        return (await self.routing_snapshot.get(self._read_routes)).get(tier)
+
+    async def _read_routes(self) -> dict[int, TierGroup]:
+        routes: dict[int, TierGroup] = {}
+        for group in await self.repository.groups():  # by name: the first one takes the tier
+            routes.setdefault(group.tier, TierGroup(group.id, group.auto_assign))
+        return routes
 
     # --- background jobs ----------------------------------------------------------
 
@@ -1107,6 +1121,14 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 class KnownPolicy:
     policy: Policy
     is_default: bool
+
+
+@dataclass(frozen=True)
+class TierGroup:
+    """The group that takes a tier's new tickets: what routing needs of it."""
+
+    id: str
+    auto_assign: bool
 
 
 def _search_text(ticket: Ticket, public_comments: Sequence[str]) -> str:
