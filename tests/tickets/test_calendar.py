@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from deskside_tickets import calendar as calendar_module
 from deskside_tickets.calendar import MAX_IDLE_DAYS, BusinessCalendar
 
 HOUR = 3600.0
@@ -420,3 +422,34 @@ def test_counting_matches_a_minute_by_minute_wall_clock_count(calendar: Business
         )
         for minute in minutes[::97]:
             assert calendar.is_working_time(minute) == on_the_clock(minute)
+
+
+@pytest.mark.parametrize(
+    "calendar",
+    [
+        *RANDOM_CALENDARS[:5],
+        # Samoa skipped 30 December 2011 entirely: windows of neighbouring dates meet.
+        BusinessCalendar("Pacific/Apia", EVERY_DAY, time(0, 0), time(23, 0)),
+    ],
+    ids=lambda c: f"{c.timezone}-{c.day_start}",
+)
+def test_long_spans_from_the_table_equal_the_day_by_day_sum(
+    calendar: BusinessCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Long spans are summed from a cached table of windows; the same spans counted day by
+    # day, on a fresh calendar, must agree to the microsecond.
+    rng = random.Random(7)  # noqa: S311 - reproducible, not secret
+    anchors = [*ANCHORS, utc(2011, 12, 29)]
+    spans = []
+    for _ in range(CASES):
+        start = rng.choice(anchors) + timedelta(
+            microseconds=rng.randint(-400 * 86_400_000_000, 86_400_000_000)
+        )
+        length = timedelta(microseconds=rng.randint(0, 500 * 86_400_000_000))
+        spans.append((start, start + length))
+    assert sum((end - start).days > calendar_module.LONG_SPAN_DAYS for start, end in spans) > 200
+    from_table = [calendar.business_seconds_between(start, end) for start, end in spans]
+
+    monkeypatch.setattr(calendar_module, "LONG_SPAN_DAYS", 10**6)
+    day_by_day = dataclasses.replace(calendar)
+    assert from_table == [day_by_day.business_seconds_between(start, end) for start, end in spans]

@@ -23,8 +23,9 @@ How working time is defined, once, so every method agrees:
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +36,12 @@ MAX_IDLE_DAYS = 3660
 
 _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
+# A span longer than this many days is summed from a table of windows with running totals
+# instead of day by day: an SLA view of a year-old open ticket walked 365 days, 0.4 ms each,
+# 20 ms for a page of them.
+LONG_SPAN_DAYS = 14
+# The table is built this much wider than asked, so neighbouring spans reuse it.
+_TABLE_MARGIN = timedelta(days=62)
 
 
 def _require_aware(name: str, moment: datetime) -> datetime:
@@ -54,6 +61,10 @@ class BusinessCalendar:
     day_end: time = time(17, 0)
     holidays: frozenset[date] = frozenset()  # dates in the calendar's own zone
     always_open: bool = False  # 24x7: every minute counts, the other fields are ignored
+    # Built on the first long span, widened as later ones need; not part of the value.
+    _table: _WindowTable | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         # Accept any iterable (e.g. a set or list from configuration) but store frozensets, so
@@ -97,8 +108,13 @@ class BusinessCalendar:
             return 0.0
         if self.always_open:
             return (end_utc - start_utc).total_seconds()
+        first, last = self._local_date(start_utc), self._local_date(end_utc)
+        if (last - first).days > LONG_SPAN_DAYS and _TABLE_RANGE[0] < first <= last < (
+            _TABLE_RANGE[1]
+        ):
+            return self._table_for(first, last).seconds_between(start_utc, end_utc)
         total = _ZERO
-        for opens, closes in self._windows(self._local_date(start_utc), self._local_date(end_utc)):
+        for opens, closes in self._windows(first, last):
             if opens >= end_utc:
                 break
             overlap = min(closes, end_utc) - max(opens, start_utc)
@@ -152,6 +168,15 @@ class BusinessCalendar:
                 return True
         return False
 
+    def _table_for(self, first: date, last: date) -> _WindowTable:
+        table = self._table
+        if table is None or not (table.first <= first and last <= table.last):
+            if table is not None:
+                first, last = min(first, table.first), max(last, table.last)
+            table = _WindowTable.build(self, first - _TABLE_MARGIN, last + _TABLE_MARGIN)
+            object.__setattr__(self, "_table", table)
+        return table
+
     def _local_date(self, moment_utc: datetime) -> date:
         return moment_utc.astimezone(ZoneInfo(self.timezone)).date()
 
@@ -191,3 +216,44 @@ class BusinessCalendar:
             if day >= stop:
                 return
             day += _ONE_DAY
+
+
+# Dates a table may cover: its margin and `_windows`' extra day stay inside date's range.
+_TABLE_RANGE = (date.min + 2 * _TABLE_MARGIN, date.max - 2 * _TABLE_MARGIN)
+
+
+@dataclass(frozen=True)
+class _WindowTable:
+    """The working windows of the local dates ``first..last``, in order, with running totals.
+
+    Holds every window `_windows(first, last)` yields, so it agrees with the day-by-day sum
+    for any span whose local dates lie within ``first..last``.
+    """
+
+    first: date
+    last: date
+    opens: list[datetime]
+    closes: list[datetime]
+    before: list[timedelta]  # working time in the windows before each one (one more entry)
+
+    @classmethod
+    def build(cls, calendar: BusinessCalendar, first: date, last: date) -> _WindowTable:
+        opens: list[datetime] = []
+        closes: list[datetime] = []
+        before = [_ZERO]
+        for window_opens, window_closes in calendar._windows(first, last):
+            opens.append(window_opens)
+            closes.append(window_closes)
+            before.append(before[-1] + (window_closes - window_opens))
+        return cls(first, last, opens, closes, before)
+
+    def seconds_between(self, start: datetime, end: datetime) -> float:
+        begin = bisect_right(self.closes, start)  # the first window still open after start
+        stop = bisect_left(self.opens, end)  # the windows before it open before end
+        if begin >= stop:
+            return 0.0
+        total = self.before[stop] - self.before[begin]
+        # The first and last windows count only from start and until end.
+        total -= max(_ZERO, start - self.opens[begin])
+        total -= max(_ZERO, self.closes[stop - 1] - end)
+        return total.total_seconds()

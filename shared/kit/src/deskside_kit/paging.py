@@ -132,4 +132,6 @@ def build_page(
     """Turn the rows of `after_cursor` into a page with its `next_cursor`."""
     visible = rows[: page.limit]
     next_cursor = encode_cursor(sort_key(visible[-1])) if len(rows) > page.limit else None
-    return Page[ItemT](items=[to_item(row) for row in visible], next_cursor=next_cursor)
+    # Not `Page[ItemT](...)`: parametrised by a TypeVar, pydantic built a new model
+    # class on every call (about a twentieth of a list request's CPU).
+    return Page(items=[to_item(row) for row in visible], next_cursor=next_cursor)
