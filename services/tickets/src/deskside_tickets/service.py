@@ -304,7 +304,8 @@ class TicketService:
             ticket.sla_policy_id = default.policy.id
             sla.schedule(ticket, default.policy)
         ticket.search_text = _search_text(ticket, [])
-        await self.repository.add(ticket)
+        # Not flushed here: the ticket, its history and its event go in at commit, in one flush.
+        self.repository.session.add(ticket)
         self._history(ticket, principal.sub, "created")
         await self._route(ticket)
         return await self._emit("ticket.created", ticket)
