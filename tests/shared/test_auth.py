@@ -47,6 +47,37 @@ class TestHmacTokens:
         assert principal.is_staff
 
     @pytest.mark.parametrize(
+        ("lifetime", "remembered_for"),
+        # Until `exp` plus the 30 s leeway every check allows; and never over a minute.
+        [(20, 50.0), (600, 60.0)],
+    )
+    async def test_a_verified_token_is_remembered_until_it_must_be_checked_again(
+        self,
+        verifier: TokenVerifier,
+        monkeypatch: pytest.MonkeyPatch,
+        lifetime: int,
+        remembered_for: float,
+    ) -> None:
+        now = time.time()
+        token = jwt.encode(claims(exp=int(now) + lifetime), SECRET, algorithm="HS256")
+        await verifier.verify(token)
+        checks = 0
+        real_decode = jwt.decode
+
+        def counting_decode(*args: Any, **kwargs: Any) -> Any:
+            nonlocal checks
+            checks += 1
+            return real_decode(*args, **kwargs)
+
+        monkeypatch.setattr(jwt, "decode", counting_decode)
+        monkeypatch.setattr(time, "time", lambda: now + remembered_for - 1.5)
+        assert (await verifier.verify(token)).sub == "alice"
+        assert checks == 0
+        monkeypatch.setattr(time, "time", lambda: now + remembered_for + 0.5)
+        assert (await verifier.verify(token)).sub == "alice"
+        assert checks == 1
+
+    @pytest.mark.parametrize(
         ("changes", "reason"),
         [
             ({"exp": int(time.time()) - 3600}, "expired"),
