@@ -70,10 +70,17 @@ class TestHmacTokens:
             return real_decode(*args, **kwargs)
 
         monkeypatch.setattr(jwt, "decode", counting_decode)
-        monkeypatch.setattr(time, "time", lambda: now + remembered_for - 1.5)
+        monotonic_now = time.monotonic()
+
+        def clocks_at(offset: float) -> None:
+            # The expiry follows the wall clock; the minute, a monotonic one.
+            monkeypatch.setattr(time, "time", lambda: now + offset)
+            monkeypatch.setattr(time, "monotonic", lambda: monotonic_now + offset)
+
+        clocks_at(remembered_for - 1.5)
         assert (await verifier.verify(token)).sub == "alice"
         assert checks == 0
-        monkeypatch.setattr(time, "time", lambda: now + remembered_for + 0.5)
+        clocks_at(remembered_for + 0.5)
         assert (await verifier.verify(token)).sub == "alice"
         assert checks == 1
 

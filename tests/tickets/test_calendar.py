@@ -449,7 +449,40 @@ def test_long_spans_from_the_table_equal_the_day_by_day_sum(
         spans.append((start, start + length))
     assert sum((end - start).days > calendar_module.LONG_SPAN_DAYS for start, end in spans) > 200
     from_table = [calendar.business_seconds_between(start, end) for start, end in spans]
+    assert calendar._table is not None
 
     monkeypatch.setattr(calendar_module, "LONG_SPAN_DAYS", 10**6)
     day_by_day = dataclasses.replace(calendar)
     assert from_table == [day_by_day.business_seconds_between(start, end) for start, end in spans]
+
+
+def test_the_table_grows_to_what_spans_need_and_no_further() -> None:
+    # A page of tickets, newest first: each span starts further back. The table must grow
+    # a few times (at least doubling), not once per span, and never far past the spans.
+    calendar = BusinessCalendar("Europe/Berlin")
+    now = utc(2026, 11, 23, 12)
+    tables = []
+    for age in range(30, 30 + 50 * 70, 70):
+        calendar.business_seconds_between(now - timedelta(days=age), now)
+        tables.append(calendar._table)
+    assert len({id(table) for table in tables}) <= 8
+    final = tables[-1]
+    assert final is not None
+    oldest = (now - timedelta(days=30 + 49 * 70)).date()
+    assert final.first <= oldest - timedelta(days=1)
+    assert oldest - final.first < timedelta(days=2 * 49 * 70)
+    assert now.date() <= final.last < now.date() + timedelta(days=63)
+
+
+def test_spans_near_the_ends_of_the_date_range_are_still_counted() -> None:
+    calendar = BusinessCalendar(working_days=EVERY_DAY, day_start=time(0), day_end=time(12))
+    early = datetime(1, 7, 1, tzinfo=UTC)
+    late = datetime(9999, 6, 1, tzinfo=UTC)
+    for start, end in [
+        (early, early + timedelta(days=100)),
+        (early + timedelta(days=200), early + timedelta(days=400)),
+        (late - timedelta(days=300), late),
+        (late - timedelta(days=100), late + timedelta(days=150)),
+    ]:
+        expected = (end - start).days * 12 * HOUR
+        assert calendar.business_seconds_between(start, end) == expected

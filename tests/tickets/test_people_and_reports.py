@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from deskside_tickets.models import Escalation, Ticket
+from deskside_tickets.models import Escalation, Group, Ticket
 from tests.support.apps import app_sessions
 from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, act, open_ticket
 
@@ -176,6 +176,20 @@ class TestRouting:
         first_by_name = await group(client, "Apple desk", 1)
         await group(client, "Windows desk", 1)
         assert (await open_ticket(client, ALICE))["group_id"] == first_by_name["id"]
+
+    async def test_a_group_deleted_through_another_replica_is_not_routed_to(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        apple = await group(client, "Apple desk", 1)
+        windows = await group(client, "Windows desk", 1)
+        assert (await open_ticket(client, ALICE))["group_id"] == apple["id"]
+        # Another replica deletes it: this one's snapshot of the routes still names it.
+        async with app_sessions(client).write_transaction() as session:
+            row = await session.get(Group, apple["id"])
+            assert row is not None
+            await session.delete(row)
+
+        assert (await open_ticket(client, ALICE))["group_id"] == windows["id"]
 
 
 class TestReports:

@@ -170,11 +170,26 @@ class BusinessCalendar:
 
     def _table_for(self, first: date, last: date) -> _WindowTable:
         table = self._table
-        if table is None or not (table.first <= first and last <= table.last):
-            if table is not None:
-                first, last = min(first, table.first), max(last, table.last)
-            table = _WindowTable.build(self, first - _TABLE_MARGIN, last + _TABLE_MARGIN)
-            object.__setattr__(self, "_table", table)
+        if table is not None and table.first <= first and last <= table.last:
+            return table
+        # In day ordinals, plain ints, so growing near the ends of date's range cannot overflow.
+        margin = _TABLE_MARGIN.days
+        low, high = first.toordinal() - margin, last.toordinal() + margin
+        if table is not None:
+            known_low, known_high = table.first.toordinal(), table.last.toordinal()
+            length = known_high - known_low
+            # A span just past the table grows it by at least its own length on that side,
+            # so spans reaching ever further back (a page of tickets, newest first) rebuild
+            # it a few times, not once per ticket. A span far from it gets a table of its own.
+            if low >= known_low - length and high <= known_high + length:
+                low = min(low, known_low - length) if first < table.first else known_low
+                high = max(high, known_high + length) if last > table.last else known_high
+        table = _WindowTable.build(
+            self,
+            date.fromordinal(max(low, _TABLE_BOUNDS[0].toordinal())),
+            date.fromordinal(min(high, _TABLE_BOUNDS[1].toordinal())),
+        )
+        object.__setattr__(self, "_table", table)
         return table
 
     def _local_date(self, moment_utc: datetime) -> date:
@@ -218,7 +233,9 @@ class BusinessCalendar:
             day += _ONE_DAY
 
 
-# Dates a table may cover: its margin and `_windows`' extra day stay inside date's range.
+# Dates a table may cover, clear of the ends of date's range for `_windows`' extra day and
+# the conversion to UTC; and the spans that may use one, a margin further in.
+_TABLE_BOUNDS = (date.min + _TABLE_MARGIN, date.max - _TABLE_MARGIN)
 _TABLE_RANGE = (date.min + 2 * _TABLE_MARGIN, date.max - 2 * _TABLE_MARGIN)
 
 

@@ -15,7 +15,7 @@ from deskside_contracts.tickets import (
     GroupUpdate,
     SkillGap,
 )
-from deskside_kit.database import utc_now
+from deskside_kit.database import after_commit, utc_now
 from deskside_kit.problems import Conflict, Unprocessable
 from deskside_kit.snapshot import Snapshot
 from deskside_kit.versions import require_version
@@ -121,10 +121,11 @@ class PeopleService:
         ]
 
     def _routing_changed(self) -> None:
-        # Dropped before the commit, so a create racing it may re-read the old groups
-        # and keep them for a snapshot's few seconds, as on any other replica.
+        # Dropped now and again once the change commits: a create that re-read the
+        # groups in between would otherwise keep the old ones for the snapshot's time.
         if self.routing_snapshot is not None:
             self.routing_snapshot.invalidate()
+            after_commit(self.repository.session, self.routing_snapshot.invalidate)
 
     async def _group(self, group_id: str, *, for_update: bool = False) -> Group:
         group = await self.repository.group(group_id, for_update=for_update)

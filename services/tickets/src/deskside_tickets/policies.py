@@ -14,7 +14,7 @@ from deskside_contracts.tickets import (
     SlaPolicyUpdate,
     SlaTarget,
 )
-from deskside_kit.database import utc_now
+from deskside_kit.database import after_commit, utc_now
 from deskside_kit.problems import Conflict, Unprocessable
 from deskside_kit.snapshot import Snapshot
 from deskside_kit.versions import require_version
@@ -95,10 +95,11 @@ class SlaPolicyService:
         await self.repository.session.delete(row)
 
     def _changed(self) -> None:
-        # Before the change commits: a request that reads the policies meanwhile
-        # keeps what it read for at most the snapshot's few seconds.
+        # Dropped now and again once the change commits: a request that re-read the
+        # policies in between would otherwise keep the old ones for the snapshot's time.
         if self.snapshot is not None:
             self.snapshot.invalidate()
+            after_commit(self.repository.session, self.snapshot.invalidate)
 
     async def _policy(self, policy_id: str, *, for_update: bool = False) -> SlaPolicy:
         row = await self.repository.policy(policy_id, for_update=for_update)

@@ -77,6 +77,7 @@ from deskside_tickets.models import (
     Comment,
     Escalation,
     Evidence,
+    Group,
     Interaction,
     Ticket,
     TicketChange,
@@ -217,7 +218,7 @@ class TicketService:
         settings: TicketsSettings,
         directory: TechnologyDirectory | None,
         policy_snapshot: Snapshot[dict[str, KnownPolicy]] | None = None,
-        routing_snapshot: Snapshot[dict[int, TierGroup]] | None = None,
+        routing_snapshot: Snapshot[dict[int, str]] | None = None,
     ) -> None:
         self.repository = repository
         self.settings = settings
@@ -227,6 +228,9 @@ class TicketService:
         self.policy_snapshot = policy_snapshot
         self.routing_snapshot = routing_snapshot
         self._policies: dict[str, KnownPolicy] | None = None
+        # Groups read by this request, by id: routing and the event both need the one
+        # a new ticket goes to.
+        self._groups: dict[str, Group | None] = {}
         # Watchers of the tickets this request changes: their events name them,
         # so notify can send them the public updates.
         self._watchers: dict[str, list[Watcher]] = {}
@@ -304,8 +308,9 @@ class TicketService:
             ticket.sla_policy_id = default.policy.id
             sla.schedule(ticket, default.policy)
         ticket.search_text = _search_text(ticket, [])
-        # Not flushed here: the ticket, its history and its event go in at commit, in one flush.
-        self.repository.session.add(ticket)
+        # Flushed now: rows that refer to the ticket (its history, an alert's link) may be
+        # added after it, and without relationships the ORM does not order them after it.
+        await self.repository.add(ticket)
         self._history(ticket, principal.sub, "created")
         await self._route(ticket)
         return await self._emit("ticket.created", ticket)
@@ -805,7 +810,7 @@ class TicketService:
         """Agents of the ticket's group (else its tier's), trained ones first, then least busy."""
         group_id = ticket.group_id
         if group_id is None:
-            tier_group = await self._group_for_tier(ticket.tier)
+            tier_group = await self._group_taking(ticket.tier)
             if tier_group is None:
                 return []
             group_id = tier_group.id
@@ -828,7 +833,7 @@ class TicketService:
 
     async def _route(self, ticket: Ticket) -> None:
         """Send the ticket to its tier's group, and to its best agent if the group says so."""
-        group = await self._group_for_tier(ticket.tier)
+        group = await self._group_taking(ticket.tier)
         if group is None:
             return
         self._history(ticket, SYSTEM_ACTOR, "routed", "group_id", ticket.group_id, group.id)
@@ -840,18 +845,36 @@ class TicketService:
                 self._history(ticket, SYSTEM_ACTOR, "assigned", "assignee_id", None, chosen)
                 ticket.assignee_id = chosen
 
-    async def _group_for_tier(self, tier: int) -> TierGroup | None:
-        # Every create routes; reading the groups cost a ticket create about a tenth
-        # of its CPU, for a table that changes a few times a year.
-        if self.routing_snapshot is None:
-            return (await self._read_routes()).get(tier)
-        return (await self.routing_snapshot.get(self._read_routes)).get(tier)
+    async def _group_taking(self, tier: int) -> Group | None:
+        """The group that takes the tier's new tickets: the first of that tier by name."""
+        group_id = (await self._routes()).get(tier)
+        group = await self._group(group_id) if group_id is not None else None
+        if group_id is not None and group is None and self.routing_snapshot is not None:
+            # Deleted through another replica since the snapshot was taken: read again
+            # rather than send the ticket to a group that is gone.
+            self.routing_snapshot.invalidate()
+            group_id = (await self._routes()).get(tier)
+            group = await self._group(group_id) if group_id is not None else None
+        return group
 
-    async def _read_routes(self) -> dict[int, TierGroup]:
-        routes: dict[int, TierGroup] = {}
+    async def _routes(self) -> dict[int, str]:
+        # Every create routes; finding the group that takes a tier cost a create about a
+        # tenth of its CPU, for a table that changes a few times a year. The snapshot
+        # keeps only the choice; the group itself is read by id, once per request.
+        if self.routing_snapshot is None:
+            return await self._read_routes()
+        return await self.routing_snapshot.get(self._read_routes)
+
+    async def _read_routes(self) -> dict[int, str]:
+        routes: dict[int, str] = {}
         for group in await self.repository.groups():  # by name: the first one takes the tier
-            routes.setdefault(group.tier, TierGroup(group.id, group.auto_assign))
+            routes.setdefault(group.tier, group.id)
         return routes
+
+    async def _group(self, group_id: str) -> Group | None:
+        if group_id not in self._groups:
+            self._groups[group_id] = await self.repository.group(group_id)
+        return self._groups[group_id]
 
     # --- background jobs ----------------------------------------------------------
 
@@ -1097,7 +1120,7 @@ class TicketService:
     async def _group_of(self, ticket: Ticket) -> dict[str, Any] | None:
         if ticket.group_id is None:
             return None
-        group = await self.repository.group(ticket.group_id)
+        group = await self._group(ticket.group_id)
         if group is None:
             return None
         members = await self.repository.group_members(group.id)
@@ -1122,14 +1145,6 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 class KnownPolicy:
     policy: Policy
     is_default: bool
-
-
-@dataclass(frozen=True)
-class TierGroup:
-    """The group that takes a tier's new tickets: what routing needs of it."""
-
-    id: str
-    auto_assign: bool
 
 
 def _search_text(ticket: Ticket, public_comments: Sequence[str]) -> str:

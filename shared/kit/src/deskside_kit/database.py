@@ -9,14 +9,16 @@ and polling. Reads (GET, HEAD) begin deferred and never wait for a writer: WAL
 gives them a snapshot. PostgreSQL (production) goes through asyncpg.
 
 A transaction that hands work to a background job of this process (an outbox
-event, a webhook delivery) wakes the job once it commits: `wake_after_commit`.
+event, a webhook delivery) wakes the job once it commits: `wake_after_commit`;
+other work that must follow a commit, never precede it, goes through
+`after_commit`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +36,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from deskside_kit.background import Wakeup
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# In a session's `info`: the wake-ups its transaction asked for, and this process's outbox relay.
-_WAKE_AFTER_COMMIT = "deskside_wake_after_commit"
+# In a session's `info`: what its transaction asked to run once it commits, and this
+# process's outbox relay.
+_AFTER_COMMIT = "deskside_after_commit"
 OUTBOX_WRITTEN = "deskside_outbox_written"
 
 
@@ -120,20 +123,20 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
 
 
 class _Session(SyncSession):
-    """The kit's sessions: they run the wake-ups asked for once their transaction commits."""
+    """The kit's sessions: they run what was asked for once their transaction commits."""
 
 
 @event.listens_for(_Session, "after_commit")
-def _wake_after_commit(session: SyncSession) -> None:
-    for wakeup in session.info.pop(_WAKE_AFTER_COMMIT, ()):
-        wakeup.wake()
+def _run_after_commit(session: SyncSession) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        action()
 
 
 @event.listens_for(_Session, "after_transaction_end")
-def _forget_wakeups(session: SyncSession, transaction: SessionTransaction) -> None:
+def _forget_after_commit(session: SyncSession, transaction: SessionTransaction) -> None:
     # Runs after `after_commit`: whatever is left here belongs to a rolled-back transaction.
     if transaction.parent is None:
-        session.info.pop(_WAKE_AFTER_COMMIT, None)
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 def wake_after_commit(session: AsyncSession, wakeup: Wakeup) -> None:
@@ -143,7 +146,15 @@ def wake_after_commit(session: AsyncSession, wakeup: Wakeup) -> None:
     a webhook delivery): the job starts on it at once instead of at its next
     tick, and never before the rows are there for it to see.
     """
-    session.info.setdefault(_WAKE_AFTER_COMMIT, set()).add(wakeup)
+    after_commit(session, wakeup.wake)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction commits; never if it rolls back.
+
+    Asked twice for the same action (a bound method of the same object), it runs once.
+    """
+    session.info.setdefault(_AFTER_COMMIT, set()).add(action)
 
 
 @dataclass(frozen=True)
