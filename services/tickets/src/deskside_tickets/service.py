@@ -308,12 +308,16 @@ class TicketService:
             ticket.sla_policy_id = default.policy.id
             sla.schedule(ticket, default.policy)
         ticket.search_text = _search_text(ticket, [])
-        # Flushed now: rows that refer to the ticket (its history, an alert's link) may be
-        # added after it, and without relationships the ORM does not order them after it.
-        await self.repository.add(ticket)
+        self.repository.session.add(ticket)
         self._history(ticket, principal.sub, "created")
         await self._route(ticket)
-        return await self._emit("ticket.created", ticket)
+        created = await self._emit("ticket.created", ticket)
+        # One flush for the ticket, its history and its event, before the caller adds rows
+        # that refer to it (an alert's link). Without ORM relationships a flush orders its
+        # inserts by class name, not by foreign key: Ticket sorts before TicketChange, and
+        # every create would fail on the foreign key if that ever changed.
+        await self.repository.session.flush()
+        return created
 
     async def _look_up(self, key: str | None) -> Lookup | None:
         if key is None or self.directory is None:
