@@ -177,7 +177,7 @@ class TestRouting:
         await group(client, "Windows desk", 1)
         assert (await open_ticket(client, ALICE))["group_id"] == first_by_name["id"]
 
-    async def test_a_group_deleted_through_another_replica_is_not_routed_to(
+    async def test_a_group_deleted_or_moved_through_another_replica_is_not_routed_to(
         self, client: httpx.AsyncClient
     ) -> None:
         apple = await group(client, "Apple desk", 1)
@@ -190,6 +190,14 @@ class TestRouting:
             await session.delete(row)
 
         assert (await open_ticket(client, ALICE))["group_id"] == windows["id"]
+        # And moves the other to tier 2: no tier-1 group is left to route to.
+        async with app_sessions(client).write_transaction() as session:
+            row = await session.get(Group, windows["id"])
+            assert row is not None
+            row.tier = 2
+            session.add(row)
+
+        assert (await open_ticket(client, ALICE))["group_id"] is None
 
 
 class TestReports:

@@ -853,9 +853,10 @@ class TicketService:
         """The group that takes the tier's new tickets: the first of that tier by name."""
         group_id = (await self._routes()).get(tier)
         group = await self._group(group_id) if group_id is not None else None
-        if group_id is not None and group is None and self.routing_snapshot is not None:
-            # Deleted through another replica since the snapshot was taken: read again
-            # rather than send the ticket to a group that is gone.
+        stale = group_id is not None and (group is None or group.tier != tier)
+        if stale and self.routing_snapshot is not None:
+            # Deleted or moved to another tier through another replica since the snapshot
+            # was taken: read again rather than send the ticket where it no longer goes.
             self.routing_snapshot.invalidate()
             group_id = (await self._routes()).get(tier)
             group = await self._group(group_id) if group_id is not None else None
