@@ -17,10 +17,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Column, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -101,8 +102,8 @@ class AuditMiddleware:
                 sessions.write_lock or contextlib.nullcontext(),
                 sessions.engine.begin() as connection,
             ):
-                await connection.execute(
-                    _INSERT_RECORD,
+                await AuditRepository.add(
+                    connection,
                     {
                         "at": utc_now(),
                         "request_id": current_request_id(),
@@ -119,12 +120,14 @@ class AuditMiddleware:
             logger.exception("could not write the audit record of %s %s", method, path)
 
 
-_INSERT_RECORD = insert(AuditRecord)
-
-
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @staticmethod
+    async def add(connection: AsyncConnection, record: dict[str, Any]) -> None:
+        """One record, by a Core INSERT on the caller's connection (no ORM session)."""
+        await connection.execute(_INSERT_RECORD, record)
 
     async def newest_first(
         self,
@@ -146,6 +149,9 @@ class AuditRepository:
             statement = statement.where(col(AuditRecord.at) >= since)
         statement = after_cursor(statement, [col(AuditRecord.id)], page, descending=True)
         return (await self.session.exec(statement)).all()
+
+
+_INSERT_RECORD = insert(AuditRecord)
 
 
 def to_read(record: AuditRecord) -> AuditRecordRead:
