@@ -43,8 +43,11 @@ async def settings(database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsS
         jwt_secret=TEST_JWT_SECRET,
         service_token=SERVICE_TOKEN,
         # Nothing listens there: tests that need inventory start one (see `inventory`).
+        # An unused port refuses at once, so no test waits on this timeout; it is generous
+        # because a real inventory's first answer (a fresh pool, a cold catalog) can take
+        # more than a second while the whole suite shares two busy cores.
         inventory_url=unused_url(),
-        inventory_timeout=0.5,
+        inventory_timeout=10.0,
         # Outbox rows stay put for the tests to read; the relay has tests of its own.
         relay_enabled=False,
         inbound_secrets={"mailer": MAILER_SECRET, "monitor": MONITOR_SECRET},
