@@ -22,6 +22,7 @@ from deskside_gateway.proxy import UpstreamProxy
 from deskside_gateway.ratelimit import RateLimitMiddleware, TokenBuckets
 from deskside_gateway.router import DOCS_ASSETS, docs_assets, own_document, router
 from deskside_gateway.routing import route_for
+from deskside_kit import heap
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.observability import Metrics, ObservabilityMiddleware, route_template
@@ -79,6 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         await proxy.start()
+        heap.started_up()
         try:
             yield
         finally:

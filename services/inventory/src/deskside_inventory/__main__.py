@@ -4,15 +4,14 @@ from deskside_inventory.catalog import load_starter_catalog
 from deskside_inventory.config import InventorySettings
 from deskside_inventory.repository import TechnologyRepository
 from deskside_kit.cli import run_service_cli
-from deskside_kit.database import Sessions, create_engine
-from deskside_kit.migrations import upgrade_database
+from deskside_kit.database import Sessions, create_engine, migrate
 
 
 async def _load_catalog(settings: InventorySettings) -> str:
     engine = create_engine(settings.resolved_database_url)
     try:
         if settings.should_migrate_on_start:
-            await upgrade_database(engine, "deskside_inventory:migrations")
+            await migrate(engine, "deskside_inventory:migrations")
         async with Sessions.for_engine(engine).write_transaction() as session:
             added = await load_starter_catalog(TechnologyRepository(session))
     finally:

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI
 
+from deskside_kit import heap
 from deskside_kit.audit import AuditMiddleware, audit_router
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
-from deskside_kit.database import Sessions, create_engine
+from deskside_kit.database import Sessions, create_engine, migrate
 from deskside_kit.health import health_router
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
-from deskside_kit.migrations import upgrade_database
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
 from deskside_kit.problems import describe_problems, install_problem_handlers
 from deskside_kit.relay import OutboxRelay
@@ -50,7 +50,7 @@ def create_service_app(
         engine = create_engine(settings.resolved_database_url)
         try:
             if settings.should_migrate_on_start:
-                await upgrade_database(engine, migrations)
+                await migrate(engine, migrations)
             app.state.engine = engine
             app.state.sessions = Sessions.for_engine(engine)
             app.state.token_verifier = TokenVerifier.from_settings(settings)
@@ -60,6 +60,7 @@ def create_service_app(
                 await running.enter_async_context(_outbox_relay(app, settings))
                 if resources is not None:
                     await running.enter_async_context(resources(app))
+                heap.started_up()
                 yield
         finally:
             await engine.dispose()

@@ -25,9 +25,9 @@ from typing import Any
 
 import uvicorn
 
-from deskside_kit.database import create_engine
+from deskside_kit import heap
+from deskside_kit.database import create_engine, migrate
 from deskside_kit.logs import configure_logging
-from deskside_kit.migrations import upgrade_database
 from deskside_kit.settings import ServiceSettings, StackSettings, load_settings
 
 ExtraCommand = Callable[[Any], Coroutine[Any, Any, str]]
@@ -75,6 +75,7 @@ def run_service_cli(
     if commands and args.command in commands:
         print(asyncio.run(commands[args.command][1](settings)))
         return
+    heap.freeze_after_start_up()
     uvicorn.run(
         app_factory,
         factory=True,
@@ -106,6 +107,6 @@ def _check_readiness(host: str, port: int) -> int:
 async def _migrate(settings: ServiceSettings, migrations: str) -> None:
     engine = create_engine(settings.resolved_database_url)
     try:
-        await upgrade_database(engine, migrations)
+        await migrate(engine, migrations)
     finally:
         await engine.dispose()

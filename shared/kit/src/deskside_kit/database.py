@@ -70,6 +70,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def migrate(engine: AsyncEngine, script_location: str) -> None:
+    """Bring the database behind `engine` to its newest revision (`deskside_kit.migrations`).
+
+    Alembic is imported on the first migration, not with this module: it holds about
+    10 MiB of a process for good, and production replicas never migrate (`migrate`
+    runs once, before them), so a served process should never load it.
+    """
+    from deskside_kit.migrations import upgrade_database
+
+    await upgrade_database(engine, script_location)
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
