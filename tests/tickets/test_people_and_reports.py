@@ -303,6 +303,43 @@ class TestReports:
         assert 119.5 <= summary["median_resolution_minutes"] <= 120.5  # between 60 and 180
         assert summary["sla_compliance_percent"] == 66.7
 
+    @pytest.mark.parametrize("answered", [3, 4], ids=["odd count", "even count"])
+    async def test_summary_medians_are_exact_for_odd_and_even_counts(
+        self, client: httpx.AsyncClient, answered: int
+    ) -> None:
+        # Durations set out of order, so a median read without ordering would show it.
+        first_response = [95.5, 12.25, 30.0, 400.0][:answered]
+        resolution = [600.0, 61.5, 1440.0, 7.75][:answered]
+        tickets = [await open_ticket(client, ALICE) for _ in range(answered + 1)]
+        async with app_sessions(client).write_transaction() as session:
+            for ticket, responded, resolved in zip(
+                tickets, first_response, resolution, strict=False
+            ):
+                row = await session.get(Ticket, ticket["id"])
+                assert row is not None
+                row.first_response_at = row.created_at + timedelta(minutes=responded)
+                row.resolved_at = row.created_at + timedelta(minutes=resolved)
+                session.add(row)
+        # The last ticket has neither moment: it counts as a ticket, never as a duration.
+
+        summary = (await client.get("/v1/reports/tickets/summary", headers=AGENT)).json()
+
+        assert summary["tickets"] == answered + 1
+        expected = {3: (30.0, 600.0), 4: ((30.0 + 95.5) / 2, (61.5 + 600.0) / 2)}[answered]
+        assert summary["median_first_response_minutes"] == pytest.approx(expected[0], abs=0.1)
+        assert summary["median_resolution_minutes"] == pytest.approx(expected[1], abs=0.1)
+
+    async def test_summary_medians_of_a_range_without_answers_are_empty(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await open_ticket(client, ALICE)
+
+        summary = (await client.get("/v1/reports/tickets/summary", headers=AGENT)).json()
+
+        assert summary["tickets"] == 1
+        assert summary["median_first_response_minutes"] is None
+        assert summary["median_resolution_minutes"] is None
+
     async def test_summary_counts_times_and_vendor_backlog(self, client: httpx.AsyncClient) -> None:
         first = await open_ticket(client, ALICE, technology="iphone")
         await open_ticket(client, BOB, technology="iphone", impact="critical", urgency="critical")

@@ -28,6 +28,7 @@ class ReportService:
         self.repository = repository
 
     async def productivity(self, start: datetime, end: datetime) -> ProductivityReport:
+        await self.repository.begin_report()
         # Settled tickets come summed from SQL; the few still open (whose loss grows
         # with the clock) are computed here against their policy's calendar.
         losses = await self.repository.settled_losses(start, end)
@@ -68,6 +69,8 @@ class ReportService:
         )
 
     async def summary(self, start: datetime, end: datetime) -> SummaryReport:
+        # The medians are read at the positions these counts give: one snapshot for both.
+        await self.repository.begin_report()
         counts = await self.repository.summary_counts(start, end)
         by_status: Counter[str] = Counter()
         by_priority: Counter[str] = Counter()
@@ -78,7 +81,12 @@ class ReportService:
             by_technology[count.technology_key or "none"] += count.tickets
         under_policy = sum(count.under_policy for count in counts)
         kept = sum(count.kept for count in counts)
-        first_response, resolution = await self.repository.median_minutes_to(start, end)
+        first_response, resolution = await self.repository.median_minutes_to(
+            start,
+            end,
+            responded=sum(count.responded for count in counts),
+            resolved=sum(count.resolved for count in counts),
+        )
         now = utc_now()
         backlog: dict[str, list[datetime]] = {}
         for vendor, opened in await self.repository.open_vendor_escalations():
