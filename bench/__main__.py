@@ -153,6 +153,9 @@ async def _measure(
             "DESKSIDE_INVENTORY_DATABASE_URL": urls["inventory"],
             "DESKSIDE_NOTIFY_DATABASE_URL": urls["notify"],
             "DESKSIDE_NOTIFY_MAIL_DIR": str(work / "mail"),
+            # Migrated above with `migrate`, as production does; a service that migrates at
+            # start-up keeps Alembic loaded, which its resident memory would count.
+            **{f"DESKSIDE_{part.upper()}_MIGRATE_ON_START": "false" for part in urls},
             # The limiter still runs (and verifies every token), but never says no.
             "DESKSIDE_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
             "DESKSIDE_GATEWAY_RATE_LIMIT_BURST": "1000000",
@@ -277,16 +280,6 @@ async def _measure(
             await figure(
                 f"{name}, 1 connection", base=direct, requests=requests, token=agent, connections=1
             )
-        if want("event to webhook"):
-            _say("event to webhook at 200 creates/s ...")
-            run.webhooks = await events.measure(
-                gateway,
-                admin_token=mint_token(jwt_secret, sub="admin-01", roles=["admin"]),
-                requester_token=requester,
-                rate=200,
-                seconds=60,
-            )
-            _say("  " + json.dumps(run.webhooks))
         year = (datetime.now(UTC) - timedelta(days=dataset.DAYS + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for name, path in (
             ("report: tickets summary", f"/v1/reports/tickets/summary?from={year}"),
@@ -302,6 +295,28 @@ async def _measure(
                 connections=1,
                 timeout=REPORT_TIMEOUT_SECONDS,
             )
+        if want("event to webhook"):
+            processes = {part.name: stack.processes[part.name].pid for part in (*SERVICES, GATEWAY)}
+            admin = mint_token(jwt_secret, sub="admin-01", roles=["admin"])
+            # Last of all: the target's rate leaves a backlog that takes minutes to work
+            # off, and a figure after it would pay for that. The sustainable rate goes
+            # first, on an idle stack, for the same reason.
+            for rate, seconds in ((events.SUSTAINABLE_RATE, 30), (events.TARGET_RATE, 60)):
+                await _settle(plain)
+                _say(f"event to webhook at {rate} creates/s ...")
+                result = await events.measure(
+                    gateway,
+                    admin_token=admin,
+                    requester_token=requester,
+                    rate=rate,
+                    seconds=seconds,
+                    processes=processes,
+                )
+                _say("  " + json.dumps(result))
+                if rate == events.TARGET_RATE:
+                    run.webhooks = result
+                else:
+                    run.webhooks_sustainable = result
         run.memory_after = _memory(stack)
     finally:
         for process in limits:
