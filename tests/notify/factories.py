@@ -22,6 +22,7 @@ def ticket(
     *,
     reference: str = "SD-000042",
     requester_email: str | None = "alice@example.com",
+    requester_id: str = "alice",
     status: TicketStatus = TicketStatus.NEW,
     ticket_id: str | None = None,
 ) -> TicketRead:
@@ -38,7 +39,7 @@ def ticket(
         priority=Priority.P2,
         enrichment=EnrichmentStatus.NONE,
         work_stopped=False,
-        requester=Person(id="alice", email=requester_email, name="Alice Ames"),
+        requester=Person(id=requester_id, email=requester_email, name="Alice Ames"),
         created_by="alice",
         tier=1,
         version=1,

@@ -198,6 +198,32 @@ class TestWebhookDelivery:
         assert [a["status_code"] for a in detail.json()["attempt_log"]] == [500, 200]
         assert detail.json()["attempt_log"][0]["response_excerpt"] == "nope"
 
+    async def test_a_slow_endpoint_does_not_hold_back_the_record_of_a_fast_one(
+        self, client: httpx.AsyncClient, receiver: WebhookReceiver
+    ) -> None:
+        async with webhook_receiver() as slow:
+            slow.hold = asyncio.Event()
+            fast_hook = await subscribe(client, receiver)
+            await subscribe(client, slow)
+            await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
+
+            round_ = asyncio.create_task(dispatcher_of(client).run_once())
+            await slow.wait_for(1)
+            deliveries = f"/v1/webhooks/{fast_hook['id']}/deliveries?status=succeeded"
+            recorded = []
+            for _ in range(200):
+                recorded = (await client.get(deliveries, headers=ADMIN)).json()["items"]
+                if recorded:
+                    break
+                await asyncio.sleep(0.05)
+            still_out = not round_.done()
+            slow.hold.set()
+
+            assert await round_ == 2
+        assert len(recorded) == 1
+        assert still_out
+        assert len(receiver.received) == 1
+
     async def test_a_410_disables_the_endpoint_and_tells_the_admins(
         self, client: httpx.AsyncClient, receiver: WebhookReceiver
     ) -> None:

@@ -48,6 +48,24 @@ class TestReceiveEvents:
         log = await client.get("/v1/notifications?ticket=SD-000042", headers=ADMIN)
         assert [n["recipient_email"] for n in log.json()["items"]] == ["alice@example.com"]
 
+    async def test_a_batch_repeating_an_event_plans_each_new_event_once(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        earlier = ticket_event(read=ticket(reference="SD-000001"))
+        repeated = ticket_event(read=ticket(reference="SD-000002"))
+        await client.post("/internal/events", json=batch(earlier), headers=SERVICE)
+
+        response = await client.post(
+            "/internal/events", json=batch(earlier, repeated, repeated), headers=SERVICE
+        )
+
+        assert response.json() == {"accepted": 1, "duplicates": 2}
+        log = await client.get("/v1/notifications", headers=ADMIN)
+        assert sorted(n["ticket_reference"] for n in log.json()["items"]) == [
+            "SD-000001",
+            "SD-000002",
+        ]
+
     async def test_people_and_integrations_cannot_post_events(
         self, client: httpx.AsyncClient
     ) -> None:
@@ -363,6 +381,34 @@ class TestPreferences:
         assert muted.json()["muted_event_types"] == ["ticket.resolved"]
         assert [(n["event_type"], n["status"]) for n in log.json()["items"]] == [
             ("ticket.resolved", "suppressed")
+        ]
+
+    async def test_one_batch_applies_each_persons_own_mutes(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await client.put(
+            "/v1/preferences/me", json={"muted_event_types": ["ticket.resolved"]}, headers=ALICE
+        )
+        alices = ticket(reference="SD-000001", status=TicketStatus.RESOLVED)
+        bobs = ticket(
+            reference="SD-000002",
+            requester_id="bob",
+            requester_email="bob@example.com",
+            status=TicketStatus.RESOLVED,
+        )
+        await client.post(
+            "/internal/events",
+            json=batch(
+                ticket_event("ticket.resolved", read=alices),
+                ticket_event("ticket.resolved", read=bobs),
+            ),
+            headers=SERVICE,
+        )
+        log = await client.get("/v1/notifications", headers=ADMIN)
+
+        assert sorted((n["ticket_reference"], n["status"]) for n in log.json()["items"]) == [
+            ("SD-000001", "suppressed"),
+            ("SD-000002", "pending"),
         ]
 
     async def test_the_acknowledgement_cannot_be_switched_off(

@@ -52,6 +52,8 @@ class WebhookReceiver:
     headers: dict[str, str] = field(default_factory=dict)
     received: list[ReceivedWebhook] = field(default_factory=list)
     url: str = ""
+    # While set and not yet fired, every request is recorded and then waits for it to answer.
+    hold: asyncio.Event | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -74,6 +76,8 @@ class WebhookReceiver:
                 received_at=time.monotonic(),
             )
         )
+        if self.hold is not None:
+            await self.hold.wait()
         status = self.script.pop(0) if self.script else self.default_status
         await Response(b"ok" if status < 300 else b"nope", status, headers=self.headers)(
             scope, receive, send

@@ -2,10 +2,12 @@
 
 Each round claims due rows with a lease (committed before anything is sent,
 so no transaction stays open while a server talks; `FOR UPDATE SKIP LOCKED`
-on PostgreSQL lets replicas share the rows), sends, and records each outcome
-in its own short transaction. A worker that dies mid-round leaves leases that
-run out, and the rows are sent again: at least once, never lost. Webhook
-receivers dedupe on `webhook-id`, which is the event id on every retry.
+on PostgreSQL lets replicas share the rows), sends, and records the outcomes
+in short transactions: all that finished together in one, so a busy round
+costs a few transactions rather than one per row. A worker that dies
+mid-round leaves leases that run out, and the rows it had not recorded are
+sent again: at least once, never lost. Webhook receivers dedupe on
+`webhook-id`, which is the event id on every retry.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,6 +55,19 @@ _MAIL_LEASE = timedelta(minutes=2)
 LEASE_MARGIN_SECONDS = 15
 
 
+class _MailOutcome(NamedTuple):
+    error: str | None  # None: the server took it
+    permanent: bool = False
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    delivery_id: str
+    subscription_id: str
+    started: datetime
+    result: AttemptResult
+
+
 class Mailer:
     """Sends pending notifications; a refusing server means "later", never "never"."""
 
@@ -76,13 +93,14 @@ class Mailer:
             rows = await NotifyRepository(session).claim_due_notifications(
                 now, self.settings.delivery_batch_size, now + _MAIL_LEASE
             )
-        for row in rows:
-            await self._send(row)
+        # Sent one after another, then recorded together: a crash in between sends
+        # at most one round's mail twice, which at-least-once allows.
+        outcomes = [(row.id, await self._send(row)) for row in rows]
+        if outcomes:
+            await self._record(dict(outcomes))
         return len(rows)
 
-    async def _send(self, row: Notification) -> None:
-        error: str | None = None
-        permanent = False
+    async def _send(self, row: Notification) -> _MailOutcome:
         try:
             message = build_message(
                 rendered=RenderedEmail(subject=row.subject, text=row.text_body, html=row.html_body),
@@ -97,31 +115,33 @@ class Mailer:
             )
             await self.transport.send(message)
         except HeaderInjection as exc:
-            error, permanent = f"Refused to build the message: {exc}", True
+            return _MailOutcome(f"Refused to build the message: {exc}", permanent=True)
         except TransportError as exc:
-            error, permanent = str(exc), not exc.temporary
+            return _MailOutcome(str(exc), permanent=not exc.temporary)
         except Exception as exc:  # an unexpected failure is retried, never a lost mail
             logger.exception("sending notification %s failed", row.id)
-            error = f"{type(exc).__name__}: {exc}"
+            return _MailOutcome(f"{type(exc).__name__}: {exc}")
+        return _MailOutcome(None)
+
+    async def _record(self, outcomes: dict[str, _MailOutcome]) -> None:
         async with self.sessions.write_transaction() as session:
-            stored = await session.get(Notification, row.id)
-            if stored is None:
-                return
-            stored.attempts += 1
-            stored.last_error = error
             now = self.clock()
-            if error is None:
-                stored.status, stored.sent_at, stored.next_attempt_at = (
-                    NotificationStatus.SENT.value,
-                    now,
-                    None,
-                )
-            elif permanent:
-                stored.status, stored.next_attempt_at = NotificationStatus.FAILED.value, None
-                logger.warning("notification %s failed for good: %s", row.id, error)
-            else:
-                stored.next_attempt_at = now + timedelta(seconds=self._backoff(stored.attempts))
-                logger.info("notification %s will be retried: %s", row.id, error)
+            for stored in await NotifyRepository(session).notifications_by_id(outcomes):
+                error, permanent = outcomes[stored.id]
+                stored.attempts += 1
+                stored.last_error = error
+                if error is None:
+                    stored.status, stored.sent_at, stored.next_attempt_at = (
+                        NotificationStatus.SENT.value,
+                        now,
+                        None,
+                    )
+                elif permanent:
+                    stored.status, stored.next_attempt_at = NotificationStatus.FAILED.value, None
+                    logger.warning("notification %s failed for good: %s", stored.id, error)
+                else:
+                    stored.next_attempt_at = now + timedelta(seconds=self._backoff(stored.attempts))
+                    logger.info("notification %s will be retried: %s", stored.id, error)
 
     def _backoff(self, attempts: int) -> float:
         delay = min(
@@ -162,13 +182,25 @@ class WebhookDispatcher:
             )
         if claimed:
             crash_point(WEBHOOKS_AFTER_CLAIM_BEFORE_SEND)
-        # One slow endpoint must not hold up the others: a round's requests run together.
-        await asyncio.gather(
-            *(self._deliver(delivery, subscription) for delivery, subscription in claimed)
-        )
+        # One slow endpoint must not hold up the others: a round's requests run together,
+        # and what has finished is recorded while the slow ones are still out.
+        sending = {
+            asyncio.create_task(self._attempt(delivery, subscription))
+            for delivery, subscription in claimed
+        }
+        try:
+            while sending:
+                done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                crash_point(WEBHOOKS_AFTER_SEND_BEFORE_MARK)
+                await self._record([task.result() for task in done])
+        finally:
+            for task in sending:
+                task.cancel()
         return len(claimed)
 
-    async def _deliver(self, delivery: WebhookDelivery, subscription: WebhookSubscription) -> None:
+    async def _attempt(
+        self, delivery: WebhookDelivery, subscription: WebhookSubscription
+    ) -> _Attempt:
         secrets = [subscription.secret]
         overlap_ends = subscription.previous_secret_expires_at
         if subscription.previous_secret and overlap_ends and overlap_ends > self.clock():
@@ -178,54 +210,77 @@ class WebhookDispatcher:
         headers = webhook_headers(secrets, delivery.event_id, int(time.time()), body)
         started = self.clock()
         result = await self.sender.post(subscription.url, body, headers)
-        crash_point(WEBHOOKS_AFTER_SEND_BEFORE_MARK)
-        await self._record(delivery.id, subscription.id, started, result)
+        return _Attempt(delivery.id, subscription.id, started, result)
 
-    async def _record(
-        self, delivery_id: str, subscription_id: str, started: datetime, result: AttemptResult
-    ) -> None:
+    async def _record(self, attempts: list[_Attempt]) -> None:
         async with self.sessions.write_transaction() as session:
             repository = NotifyRepository(session)
-            delivery = await repository.get_delivery(delivery_id, for_update=True)
-            subscription = await repository.get_subscription(subscription_id, for_update=True)
-            if delivery is None or subscription is None:
-                return  # deleted while in flight
-            session.add(
-                WebhookAttempt(
-                    delivery_id=delivery.id,
-                    attempted_at=started,
-                    status_code=result.status_code,
-                    duration_ms=result.duration_ms,
-                    error=result.error,
-                    response_excerpt=result.response_excerpt or "",
+            # Locked in one statement each, in id order: replicas recording at once
+            # take a shared subscription's lock in the same order and never deadlock.
+            deliveries = {
+                row.id: row
+                for row in await repository.deliveries_by_id(
+                    [attempt.delivery_id for attempt in attempts], for_update=True
                 )
-            )
+            }
+            subscriptions = {
+                row.id: row
+                for row in await repository.subscriptions_by_id(
+                    [attempt.subscription_id for attempt in attempts], for_update=True
+                )
+            }
             now = self.clock()
-            delivery.attempts += 1
-            delivery.last_status_code = result.status_code
-            delivery.last_error = result.error
-            if result.succeeded:
-                delivery.status = DeliveryStatus.SUCCEEDED.value
-                delivery.completed_at, delivery.next_attempt_at = now, None
-                subscription.consecutive_failures = 0
-                return
-            if is_gone(result):
-                self._give_up(delivery, now)
-                self._disable(session, subscription, "The endpoint answered 410 Gone.", now)
-                return
-            delay = next_retry_delay(delivery.attempts, result, rng=self.rng)
-            if delay is not None:
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
-                return
+            for attempt in attempts:
+                delivery = deliveries.get(attempt.delivery_id)
+                subscription = subscriptions.get(attempt.subscription_id)
+                if delivery is None or subscription is None:
+                    continue  # deleted while in flight
+                self._settle(session, delivery, subscription, attempt, now)
+
+    def _settle(
+        self,
+        session: AsyncSession,
+        delivery: WebhookDelivery,
+        subscription: WebhookSubscription,
+        attempt: _Attempt,
+        now: datetime,
+    ) -> None:
+        result = attempt.result
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=attempt.started,
+                status_code=result.status_code,
+                duration_ms=result.duration_ms,
+                error=result.error,
+                response_excerpt=result.response_excerpt or "",
+            )
+        )
+        delivery.attempts += 1
+        delivery.last_status_code = result.status_code
+        delivery.last_error = result.error
+        if result.succeeded:
+            delivery.status = DeliveryStatus.SUCCEEDED.value
+            delivery.completed_at, delivery.next_attempt_at = now, None
+            subscription.consecutive_failures = 0
+            return
+        if is_gone(result):
             self._give_up(delivery, now)
-            subscription.consecutive_failures += 1
-            if subscription.consecutive_failures >= self.settings.webhook_disable_after:
-                self._disable(
-                    session,
-                    subscription,
-                    f"{subscription.consecutive_failures} messages in a row failed every retry.",
-                    now,
-                )
+            self._disable(session, subscription, "The endpoint answered 410 Gone.", now)
+            return
+        delay = next_retry_delay(delivery.attempts, result, rng=self.rng)
+        if delay is not None:
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            return
+        self._give_up(delivery, now)
+        subscription.consecutive_failures += 1
+        if subscription.consecutive_failures >= self.settings.webhook_disable_after:
+            self._disable(
+                session,
+                subscription,
+                f"{subscription.consecutive_failures} messages in a row failed every retry.",
+                now,
+            )
 
     @staticmethod
     def _give_up(delivery: WebhookDelivery, now: datetime) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,26 +39,33 @@ class NotifyRepository:
 
     # --- events ---------------------------------------------------------------------------------
 
-    async def record_event_once(self, event: Event) -> bool:
-        """Store `event`; False when its id was stored before (a relay's retry)."""
+    async def record_new_events(self, events: Sequence[Event]) -> set[str]:
+        """Store the events not stored before (a relay's retry); the ids stored now."""
+        if not events:
+            return set()
         dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        received_at = utc_now()
         statement = (
             dialect.insert(ReceivedEvent)
             .values(
-                id=event.id,
-                type=event.type,
-                source=event.source,
-                subject=event.subject,
-                timestamp=event.timestamp,
-                data=event.data,
-                received_at=utc_now(),
+                [
+                    {
+                        "id": event.id,
+                        "type": event.type,
+                        "source": event.source,
+                        "subject": event.subject,
+                        "timestamp": event.timestamp,
+                        "data": event.data,
+                        "received_at": received_at,
+                    }
+                    for event in events
+                ]
             )
             # Two relays racing with the same event: one stores it, the other sees a duplicate.
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(ReceivedEvent.__table__.c.id)  # type: ignore[attr-defined]
         )
-        result = await self.session.exec(statement)
-        return result.first() is not None
+        return set((await self.session.exec(statement)).scalars().all())
 
     # --- notifications --------------------------------------------------------------------------
 
@@ -118,6 +125,10 @@ class NotifyRepository:
         await self.session.flush()
         return rows
 
+    async def notifications_by_id(self, ids: Iterable[str]) -> Sequence[Notification]:
+        statement = select(Notification).where(col(Notification.id).in_(list(ids)))
+        return (await self.session.exec(statement)).all()
+
     # --- templates and preferences ------------------------------------------------------------
 
     async def template_overrides(self) -> Sequence[TemplateOverride]:
@@ -151,6 +162,18 @@ class NotifyRepository:
             statement = statement.with_for_update()
         return (await self.session.exec(statement)).first()
 
+    async def subscriptions_by_id(
+        self, ids: Iterable[str], *, for_update: bool = False
+    ) -> Sequence[WebhookSubscription]:
+        statement = (
+            select(WebhookSubscription)
+            .where(col(WebhookSubscription.id).in_(set(ids)))
+            .order_by(col(WebhookSubscription.id))
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).all()
+
     # --- webhook deliveries ---------------------------------------------------------------------
 
     async def list_deliveries(
@@ -171,6 +194,18 @@ class NotifyRepository:
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.exec(statement)).first()
+
+    async def deliveries_by_id(
+        self, ids: Iterable[str], *, for_update: bool = False
+    ) -> Sequence[WebhookDelivery]:
+        statement = (
+            select(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(set(ids)))
+            .order_by(col(WebhookDelivery.id))
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.exec(statement)).all()
 
     async def attempts(self, delivery_id: str) -> Sequence[WebhookAttempt]:
         statement = (

@@ -122,22 +122,25 @@ class EventIntake:
     async def receive(self, events: Sequence[Event]) -> EventBatchAccepted:
         subscriptions = await self.repository.all_subscriptions()
         overrides = {row.event_type: row for row in await self.repository.template_overrides()}
-        accepted = duplicates = 0
-        for event in events:
-            if not await self.repository.record_event_once(event):
-                duplicates += 1
-                continue
-            accepted += 1
-            await self._plan_mail(event, overrides)
+        stored = await self.repository.record_new_events(events)
+        # An id sent twice in one batch is stored once and planned once.
+        fresh = list({event.id: event for event in events if event.id in stored}.values())
+        planned = [(event, plan_emails(event)) for event in fresh]
+        # One look-up of everyone's mutes for the whole batch, not one per event.
+        muted = await self._muted([email for _, emails in planned for email in emails])
+        for event, emails in planned:
+            self._add_mail(event, emails, overrides, muted)
             self._plan_deliveries(event, subscriptions)
         await self.repository.session.flush()
-        return EventBatchAccepted(accepted=accepted, duplicates=duplicates)
+        return EventBatchAccepted(accepted=len(fresh), duplicates=len(events) - len(fresh))
 
-    async def _plan_mail(self, event: Event, overrides: Mapping[str, TemplateOverride]) -> None:
-        planned = plan_emails(event)
-        if not planned:
-            return
-        muted = await self._muted(planned)
+    def _add_mail(
+        self,
+        event: Event,
+        planned: Sequence[PlannedEmail],
+        overrides: Mapping[str, TemplateOverride],
+        muted: Mapping[str, frozenset[str]],
+    ) -> None:
         now = self.clock()
         for email in planned:
             key = email.recipient.person_id or email.recipient.email.lower()
@@ -156,6 +159,8 @@ class EventIntake:
 
     async def _muted(self, planned: Sequence[PlannedEmail]) -> dict[str, frozenset[str]]:
         """Muted event types by person id and by lowercased email."""
+        if not planned:
+            return {}
         preferences = await self.repository.muting_preferences(
             [e.recipient.person_id for e in planned if e.recipient.person_id],
             [e.recipient.email for e in planned],
