@@ -42,6 +42,7 @@ EVENTS_PATH = "/internal/events"
 REQUEST_TIMEOUT_SECONDS = 10.0
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
+PENDING_COUNT_SECONDS = 1.0
 # Worth retrying as they are: the request timed out, or notify asked us to slow down.
 _TRANSIENT_CLIENT_ERRORS = frozenset({408, 429})
 
@@ -92,6 +93,7 @@ class OutboxRelay:
         self.backoff = 0.0
         self.retry_at: float | None = None
         self._reported_problem: str | None = None
+        self._next_count = 0.0
         self._pending = (
             Gauge(
                 "relay_events_pending",
@@ -121,11 +123,10 @@ class OutboxRelay:
             return 0
         sent = 0
         try:
-            while True:
-                batch_sent = await self._send_one_batch()
+            more = True
+            while more:
+                batch_sent, more = await self._send_one_batch()
                 sent += batch_sent
-                if batch_sent == 0:
-                    break
         except DeliveryFailed as failure:
             self._back_off(failure)
         else:
@@ -136,13 +137,14 @@ class OutboxRelay:
             await self._count_pending()
         return sent
 
-    async def _send_one_batch(self) -> int:
+    async def _send_one_batch(self) -> tuple[int, bool]:
+        """One batch: (how many notify accepted, whether the outbox may hold more now)."""
         if self.locks_rows:
             failure: DeliveryFailed | None = None
             async with self.sessions.write_transaction() as session:
-                batch = await self._claim(session, lock=True)
+                batch, more = await self._claim(session, lock=True)
                 if not batch:
-                    return 0
+                    return 0, False
                 try:
                     await self._post(batch)
                 except DeliveryFailed as exc:
@@ -152,12 +154,12 @@ class OutboxRelay:
                 await self._mark(session, batch, sent=failure is None)
             if failure is not None:
                 raise failure
-            return len(batch)
+            return len(batch), more
 
         async with self.sessions.reading() as session:
-            batch = await self._claim(session, lock=False)
+            batch, more = await self._claim(session, lock=False)
         if not batch:
-            return 0
+            return 0, False
         try:
             await self._post(batch)
         except DeliveryFailed:
@@ -167,10 +169,15 @@ class OutboxRelay:
         crash_point(RELAY_AFTER_SEND_BEFORE_MARK)
         async with self.sessions.write_transaction() as session:
             await self._mark(session, batch, sent=True)
-        return len(batch)
+        return len(batch), more
 
-    async def _claim(self, session: AsyncSession, *, lock: bool) -> list[OutboxEvent]:
-        """The oldest unsent events, without any that would overtake an event left out."""
+    async def _claim(self, session: AsyncSession, *, lock: bool) -> tuple[list[OutboxEvent], bool]:
+        """The oldest unsent events, without any that would overtake an event left out.
+
+        Also whether more may be waiting: only a full read of candidates can leave some
+        behind. A short one means the outbox is drained until the next commit, and that
+        commit wakes the relay, so no empty claim is made just to find out.
+        """
         statement = (
             select(OutboxEvent)
             .where(col(OutboxEvent.sent_at).is_(None))
@@ -181,7 +188,8 @@ class OutboxRelay:
             statement = statement.with_for_update(skip_locked=True)
         candidates = list((await session.exec(statement)).all())
         if not candidates:
-            return []
+            return [], False
+        more = len(candidates) == self.batch_size
 
         # Every unsent event, up to the last candidate, of the candidates' subjects.
         # Rows another replica holds are still unsent here, so they block their subject.
@@ -202,7 +210,7 @@ class OutboxRelay:
                 blocked_subjects.add(subject)
             elif subject in blocked_subjects:
                 held_back.add(sequence)
-        return [event for event in candidates if event.sequence not in held_back]
+        return [event for event in candidates if event.sequence not in held_back], more
 
     async def _post(self, batch: Sequence[OutboxEvent]) -> None:
         body = EventBatch(events=[event.to_event() for event in batch])
@@ -270,8 +278,12 @@ class OutboxRelay:
         self._reported_problem = None
 
     async def _count_pending(self) -> None:
-        if self._pending is None:
+        # A gauge scraped every few seconds: counting once a second is plenty, and a busy
+        # relay makes many rounds a second.
+        now = self.clock()
+        if self._pending is None or now < self._next_count:
             return
+        self._next_count = now + PENDING_COUNT_SECONDS
         async with self.sessions.reading() as session:
             statement = select(func.count()).where(col(OutboxEvent.sent_at).is_(None))
             self._pending.set((await session.exec(statement)).one())
