@@ -8,14 +8,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import literal, text
 from sqlmodel import SQLModel, select
 
+from deskside_kit import database
 from deskside_kit.background import Wakeup, periodically
 from deskside_kit.database import Sessions, create_engine, wake_after_commit
 from deskside_kit.outbox import OutboxEvent, record_event
 from tests.conftest import DatabaseUrlFor
+from tests.support.postgres import PostgresServer
 
 
 async def test_sqlite_is_durable_wal_with_full_sync(tmp_path: Path) -> None:
@@ -141,3 +144,44 @@ def _signalling(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
         event.set()
 
     return job
+
+
+@pytest.mark.postgres
+class TestPooledPostgresConnections:
+    """A pooled connection is checked only after sitting idle, not on every checkout."""
+
+    async def test_back_to_back_transactions_are_not_pinged(
+        self, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        engine = create_engine(postgres.database_url("postgres"), pool_size=1, max_overflow=0)
+        pings = []
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(1))
+        try:
+            for _ in range(3):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+        assert pings == []
+
+    async def test_a_connection_dropped_while_idle_is_replaced_before_use(
+        self, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+        engine = create_engine(postgres.database_url("postgres"), pool_size=1, max_overflow=0)
+        try:
+            async with engine.connect() as connection:
+                first = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            # Dropped from the server's side, as a restart or an idle timeout would.
+            admin = await asyncpg.connect(postgres.database_url("postgres", driver="postgresql"))
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", first)
+            finally:
+                await admin.close()
+            async with engine.connect() as connection:
+                second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        finally:
+            await engine.dispose()
+
+        assert second != first

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +28,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +39,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from deskside_kit.background import Wakeup
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection unused for longer is checked before it is handed out.
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "deskside_idle_since"
 # In a session's `info`: what its transaction asked to run once it commits, and this
 # process's outbox relay.
 _AFTER_COMMIT = "deskside_after_commit"
@@ -101,8 +107,41 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         return engine
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
-    options.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection on checkout only if it sat unused for a while.
+
+    SQLAlchemy's `pool_pre_ping` checks on every checkout, and for asyncpg a check is
+    three round trips (BEGIN, an empty query, ROLLBACK): a busy service paid more for
+    them than for its own statements. A connection used moments ago is as good as a
+    checked one; one that sat idle may have been dropped by a server restart, a
+    failover or a firewall, and is then replaced before anyone uses it. Should the
+    server go away between two uses close together, that one use fails and SQLAlchemy
+    discards every pooled connection of the old server at once.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        # Empty for a connection just opened: its `info` goes with the DBAPI connection.
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool's documented answer: it discards this one and checks out another.
+            raise DisconnectionError(
+                f"a pooled connection idle since {idle_since} is gone"
+            ) from exc
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
