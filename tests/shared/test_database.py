@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from deskside_kit.background import Wakeup, periodically
 from deskside_kit.database import Sessions, create_engine, wake_after_commit
 from deskside_kit.outbox import OutboxEvent, record_event
 from tests.conftest import DatabaseUrlFor
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, create_database, drop_database
 
 
 async def test_sqlite_is_durable_wal_with_full_sync(tmp_path: Path) -> None:
@@ -185,3 +186,25 @@ class TestPooledPostgresConnections:
             await engine.dispose()
 
         assert second != first
+
+
+@pytest.mark.postgres
+async def test_autovacuum_keeps_up_with_the_tickets_table(postgres: PostgresServer) -> None:
+    # The reports stay index-only only while vacuums keep the visibility map current.
+    name = f"deskside_test_vacuum_{secrets.token_hex(3)}"
+    await create_database(postgres, name)
+    engine = create_engine(postgres.database_url(name))
+    try:
+        await database.migrate(engine, "deskside_tickets:migrations")
+        async with engine.connect() as connection:
+            options = (
+                await connection.execute(
+                    text("SELECT reloptions FROM pg_class WHERE relname = 'tickets'")
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+        await drop_database(postgres, name)
+
+    assert "autovacuum_vacuum_insert_scale_factor=0.005" in options
+    assert "autovacuum_vacuum_scale_factor=0.005" in options
