@@ -63,6 +63,9 @@ class Run:
     memory_after: dict[str, float] = field(default_factory=dict)
     webhooks: dict[str, Any] = field(default_factory=dict)
     webhooks_sustainable: dict[str, Any] = field(default_factory=dict)
+    # The server's autovacuum was off: the vacuums the bench did in its stead (`bench.vacuum`).
+    autovacuum_off: bool = False
+    stand_in_vacuums: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -240,6 +243,16 @@ def markdown(run: Run, rows: list[Target], when: datetime) -> str:
         )
         lines.append("")
         lines += [f"- {step}: {seconds:.1f} s" for step, seconds in run.load.seconds.items()]
+    if run.autovacuum_off:
+        lines += [
+            "",
+            "## Autovacuum",
+            "",
+            "Autovacuum is off on this PostgreSQL server, so the benchmark did its job between"
+            " figures, by its rule (see `bench/vacuum.py`):",
+            "",
+        ]
+        lines += [f"- {done}" for done in run.stand_in_vacuums] or ["- nothing came due"]
     for title, hooks in (
         ("Event to webhook at the target's rate", run.webhooks),
         ("Event to webhook at a rate the stack keeps up with", run.webhooks_sustainable),
@@ -266,6 +279,8 @@ def write_results(run: Run, folder: Path) -> Path:
         "memory_after_mib": run.memory_after,
         "webhooks": run.webhooks,
         "webhooks_sustainable": run.webhooks_sustainable,
+        "autovacuum_off": run.autovacuum_off,
+        "stand_in_vacuums": run.stand_in_vacuums,
     }
     stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
     text = markdown(run, rows, when)
@@ -305,6 +320,8 @@ def rerender(json_path: Path) -> None:
         memory_after=document["memory_after_mib"],
         webhooks=document["webhooks"],
         webhooks_sustainable=document.get("webhooks_sustainable", {}),  # runs since 2026-11-23
+        autovacuum_off=document.get("autovacuum_off", False),  # runs since 2026-11-24
+        stand_in_vacuums=document.get("stand_in_vacuums", []),
     )
     earlier = sorted(path for path in json_path.parent.glob("*.json") if path < json_path)
     previous = json.loads(earlier[-1].read_text()) if earlier else None
