@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -154,6 +155,42 @@ class TestMail:
         (message,) = smtp.messages
         assert "[SD-000007]" in message["Subject"]
 
+    async def test_a_round_stopped_midway_records_the_mail_it_sent(
+        self, smtp_client: httpx.AsyncClient
+    ) -> None:
+        await smtp_client.post(
+            "/internal/events",
+            json=batch(
+                ticket_event(read=ticket(reference="SD-000001")),
+                ticket_event(read=ticket(reference="SD-000002")),
+            ),
+            headers=SERVICE,
+        )
+        survivor = mailer_of(smtp_client)
+        hanging = asyncio.Event()
+        sent: list[str] = []
+
+        class SecondMailHangs:
+            async def send(self, message: EmailMessage) -> None:
+                if sent:
+                    hanging.set()
+                    await asyncio.Event().wait()
+                sent.append(str(message["Subject"]))
+
+        stopping = Mailer(survivor.sessions, SecondMailHangs(), survivor.settings)
+        round_ = asyncio.create_task(stopping.run_once())
+        await hanging.wait()
+        round_.cancel()  # a shutdown, between the first mail and the second
+        with contextlib.suppress(asyncio.CancelledError):
+            await round_
+
+        log = (await smtp_client.get("/v1/notifications", headers=ADMIN)).json()["items"]
+        by_ticket = {item["ticket_reference"]: item for item in log}
+        (first,) = [reference for reference in by_ticket if reference in sent[0]]
+        assert by_ticket[first]["status"] == "sent"
+        (second,) = set(by_ticket) - {first}
+        assert by_ticket[second]["status"] == "pending"
+
     async def test_the_embedded_default_writes_eml_files(
         self, settings_for: SettingsFor, tmp_path: Path
     ) -> None:
@@ -208,18 +245,21 @@ class TestWebhookDelivery:
             await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
 
             round_ = asyncio.create_task(dispatcher_of(client).run_once())
-            await slow.wait_for(1)
-            deliveries = f"/v1/webhooks/{fast_hook['id']}/deliveries?status=succeeded"
-            recorded = []
-            for _ in range(200):
-                recorded = (await client.get(deliveries, headers=ADMIN)).json()["items"]
-                if recorded:
-                    break
-                await asyncio.sleep(0.05)
-            still_out = not round_.done()
-            slow.hold.set()
+            try:
+                await slow.wait_for(1)
+                deliveries = f"/v1/webhooks/{fast_hook['id']}/deliveries?status=succeeded"
+                recorded = []
+                for _ in range(200):
+                    recorded = (await client.get(deliveries, headers=ADMIN)).json()["items"]
+                    if recorded:
+                        break
+                    await asyncio.sleep(0.05)
+                still_out = not round_.done()
+            finally:
+                slow.hold.set()  # else the slow receiver never answers and cannot stop
+            claimed = await round_
 
-            assert await round_ == 2
+        assert claimed == 2
         assert len(recorded) == 1
         assert still_out
         assert len(receiver.received) == 1

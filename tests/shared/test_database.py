@@ -177,7 +177,8 @@ class TestPooledPostgresConnections:
             # Dropped from the server's side, as a restart or an idle timeout would.
             admin = await asyncpg.connect(postgres.database_url("postgres", driver="postgresql"))
             try:
-                await admin.execute("SELECT pg_terminate_backend($1)", first)
+                # Waits up to 5 s for the backend to be gone: the pool cannot race it.
+                await admin.execute("SELECT pg_terminate_backend($1, 5000)", first)
             finally:
                 await admin.close()
             async with engine.connect() as connection:

@@ -3,11 +3,12 @@
 Each round claims due rows with a lease (committed before anything is sent,
 so no transaction stays open while a server talks; `FOR UPDATE SKIP LOCKED`
 on PostgreSQL lets replicas share the rows), sends, and records the outcomes
-in short transactions: all that finished together in one, so a busy round
-costs a few transactions rather than one per row. A worker that dies
-mid-round leaves leases that run out, and the rows it had not recorded are
-sent again: at least once, never lost. Webhook receivers dedupe on
-`webhook-id`, which is the event id on every retry.
+in short transactions: what finished together goes in one, so a busy round
+costs a few transactions rather than one per row, and nothing waits long to
+be recorded. A round stopped by a shutdown records what it sent. A worker
+that dies mid-round leaves leases that run out, and the rows it had not
+recorded are sent again: at least once, never lost. Webhook receivers dedupe
+on `webhook-id`, which is the event id on every retry.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ Clock = Callable[[], datetime]
 _MAIL_LEASE = timedelta(minutes=2)
 # A webhook claim lasts the attempt's timeout plus this: time to record the result.
 LEASE_MARGIN_SECONDS = 15
+# Sent mail waits at most about this long to be recorded, however slow the server.
+MAIL_RECORD_SECONDS = 2.0
 
 
 class _MailOutcome(NamedTuple):
@@ -93,11 +96,24 @@ class Mailer:
             rows = await NotifyRepository(session).claim_due_notifications(
                 now, self.settings.delivery_batch_size, now + _MAIL_LEASE
             )
-        # Sent one after another, then recorded together: a crash in between sends
-        # at most one round's mail twice, which at-least-once allows.
-        outcomes = [(row.id, await self._send(row)) for row in rows]
-        if outcomes:
-            await self._record(dict(outcomes))
+        # Sent one after another and recorded together, at most a few seconds after the
+        # first unrecorded send: with a quick server that is once a round, with a slow one
+        # every mail or two. A crash sends only the unrecorded ones again (at least once).
+        unrecorded: dict[str, _MailOutcome] = {}
+        first_unrecorded = 0.0
+        try:
+            for row in rows:
+                if not unrecorded:
+                    first_unrecorded = time.monotonic()
+                unrecorded[row.id] = await self._send(row)
+                if time.monotonic() - first_unrecorded >= MAIL_RECORD_SECONDS:
+                    outcomes, unrecorded = unrecorded, {}
+                    await self._record(outcomes)
+        finally:
+            if unrecorded:
+                # Even when the round is cancelled (a shutdown): mail that went out is
+                # recorded, not sent again by whoever takes the lease over.
+                await asyncio.shield(self._record(unrecorded))
         return len(rows)
 
     async def _send(self, row: Notification) -> _MailOutcome:
@@ -192,10 +208,16 @@ class WebhookDispatcher:
             while sending:
                 done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
                 crash_point(WEBHOOKS_AFTER_SEND_BEFORE_MARK)
-                await self._record([task.result() for task in done])
+                try:
+                    await self._record([task.result() for task in done])
+                except Exception:
+                    # Those leases run out and the deliveries are tried again; the rest of
+                    # the round still gets its answers recorded.
+                    logger.exception("recording %d webhook attempts failed", len(done))
         finally:
             for task in sending:
                 task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
         return len(claimed)
 
     async def _attempt(
@@ -209,24 +231,29 @@ class WebhookDispatcher:
         # The signature's timestamp is the wall clock, which receivers compare with theirs.
         headers = webhook_headers(secrets, delivery.event_id, int(time.time()), body)
         started = self.clock()
-        result = await self.sender.post(subscription.url, body, headers)
+        try:
+            result = await self.sender.post(subscription.url, body, headers)
+        except Exception as exc:  # the sender should not raise; if it does, a failed attempt
+            logger.exception("webhook delivery %s failed unexpectedly", delivery.id)
+            result = AttemptResult(status_code=None, duration_ms=0, error=type(exc).__name__)
         return _Attempt(delivery.id, subscription.id, started, result)
 
     async def _record(self, attempts: list[_Attempt]) -> None:
         async with self.sessions.write_transaction() as session:
             repository = NotifyRepository(session)
-            # Locked in one statement each, in id order: replicas recording at once
-            # take a shared subscription's lock in the same order and never deadlock.
-            deliveries = {
-                row.id: row
-                for row in await repository.deliveries_by_id(
-                    [attempt.delivery_id for attempt in attempts], for_update=True
-                )
-            }
+            # Locked in one statement each, in id order, subscriptions before deliveries as
+            # deleting or changing a webhook locks them: replicas recording at once, and
+            # an admin's change, take the locks they share in the same order.
             subscriptions = {
                 row.id: row
                 for row in await repository.subscriptions_by_id(
                     [attempt.subscription_id for attempt in attempts], for_update=True
+                )
+            }
+            deliveries = {
+                row.id: row
+                for row in await repository.deliveries_by_id(
+                    [attempt.delivery_id for attempt in attempts], for_update=True
                 )
             }
             now = self.clock()

@@ -123,8 +123,13 @@ class EventIntake:
         subscriptions = await self.repository.all_subscriptions()
         overrides = {row.event_type: row for row in await self.repository.template_overrides()}
         stored = await self.repository.record_new_events(events)
-        # An id sent twice in one batch is stored once and planned once.
-        fresh = list({event.id: event for event in events if event.id in stored}.values())
+        # An id sent twice in one batch is stored once, from its first copy, and planned
+        # from that copy too.
+        first_copies: dict[str, Event] = {}
+        for event in events:
+            if event.id in stored:
+                first_copies.setdefault(event.id, event)
+        fresh = list(first_copies.values())
         planned = [(event, plan_emails(event)) for event in fresh]
         # One look-up of everyone's mutes for the whole batch, not one per event.
         muted = await self._muted([email for _, emails in planned for email in emails])

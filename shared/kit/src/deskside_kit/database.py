@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -107,8 +107,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         return engine
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
+    # Unless the caller chose pre-pinging (on or off) itself.
+    ping_when_idle = "pool_pre_ping" not in options
     engine = create_async_engine(url, **options)
-    if not options.get("pool_pre_ping"):
+    if ping_when_idle:
         _ping_when_idle(engine)
     return engine
 
@@ -138,10 +140,9 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            # The pool's documented answer: it discards this one and checks out another.
-            raise DisconnectionError(
-                f"a pooled connection idle since {idle_since} is gone"
-            ) from exc
+            # The pool's documented answer: it discards this connection, and every other
+            # it opened before now (the server likely restarted), and opens a new one.
+            raise InvalidatePoolError("a pooled connection that sat idle is gone") from exc
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -174,9 +174,10 @@ class OutboxRelay:
     async def _claim(self, session: AsyncSession, *, lock: bool) -> tuple[list[OutboxEvent], bool]:
         """The oldest unsent events, without any that would overtake an event left out.
 
-        Also whether more may be waiting: only a full read of candidates can leave some
-        behind. A short one means the outbox is drained until the next commit, and that
-        commit wakes the relay, so no empty claim is made just to find out.
+        Also whether more may be waiting: a full read of candidates can leave some
+        behind, and held-back events may be sendable next time. Otherwise the outbox is
+        drained until the next commit, and that commit wakes the relay, so no empty claim
+        is made just to find out.
         """
         statement = (
             select(OutboxEvent)
@@ -189,7 +190,6 @@ class OutboxRelay:
         candidates = list((await session.exec(statement)).all())
         if not candidates:
             return [], False
-        more = len(candidates) == self.batch_size
 
         # Every unsent event, up to the last candidate, of the candidates' subjects.
         # Rows another replica holds are still unsent here, so they block their subject.
@@ -210,6 +210,9 @@ class OutboxRelay:
                 blocked_subjects.add(subject)
             elif subject in blocked_subjects:
                 held_back.add(sequence)
+        # More may wait behind a full read, and held-back events may be free by the next
+        # claim (their earlier event sent by now, by this replica or another).
+        more = len(candidates) == self.batch_size or bool(held_back)
         return [event for event in candidates if event.sequence not in held_back], more
 
     async def _post(self, batch: Sequence[OutboxEvent]) -> None:
