@@ -264,6 +264,37 @@ class TestWebhookDelivery:
         assert still_out
         assert len(receiver.received) == 1
 
+    async def test_a_sender_failing_on_one_endpoint_leaves_the_others_recorded(
+        self, client: httpx.AsyncClient, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        working = await subscribe(client, receiver)
+        broken = await client.post(
+            "/v1/webhooks",
+            json={"url": "https://broken.example.com/hooks", "event_types": ["ticket.*"]},
+            headers=ADMIN,
+        )
+        await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
+        dispatcher = dispatcher_of(client)
+        post = dispatcher.sender.post
+
+        async def post_or_fail(url: str, body: bytes, headers: dict[str, str]) -> object:
+            if "broken" in url:
+                raise RuntimeError("a bug in the sender")
+            return await post(url, body, headers)
+
+        monkeypatch.setattr(dispatcher.sender, "post", post_or_fail)
+
+        assert await dispatcher.run_once() == 2
+
+        def deliveries(hook_id: str) -> str:
+            return f"/v1/webhooks/{hook_id}/deliveries"
+
+        done = (await client.get(deliveries(working["id"]), headers=ADMIN)).json()["items"]
+        failed = (await client.get(deliveries(broken.json()["id"]), headers=ADMIN)).json()["items"]
+        assert [item["status"] for item in done] == ["succeeded"]
+        assert [(item["status"], item["attempts"]) for item in failed] == [("pending", 1)]
+        assert failed[0]["last_error"] == "RuntimeError"
+
     async def test_a_410_disables_the_endpoint_and_tells_the_admins(
         self, client: httpx.AsyncClient, receiver: WebhookReceiver
     ) -> None:
