@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -13,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_contracts.events import Event
 from deskside_contracts.notify import DeliveryStatus, NotificationStatus
-from deskside_kit.database import utc_now
+from deskside_kit.database import dialect_of, utc_now
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_notify.models import (
     Notification,
@@ -24,6 +25,9 @@ from deskside_notify.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+
+# The rows recording a webhook attempt locks.
+_Keyed = TypeVar("_Keyed", WebhookSubscription, WebhookDelivery)
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class NotifyRepository:
         """Store the events not stored before (a relay's retry); the ids stored now."""
         if not events:
             return set()
-        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        dialect = postgresql if dialect_of(self.session) == "postgresql" else sqlite
         received_at = utc_now()
         statement = (
             dialect.insert(ReceivedEvent)
@@ -165,14 +169,7 @@ class NotifyRepository:
     async def subscriptions_by_id(
         self, ids: Iterable[str], *, for_update: bool = False
     ) -> Sequence[WebhookSubscription]:
-        statement = (
-            select(WebhookSubscription)
-            .where(col(WebhookSubscription.id).in_(set(ids)))
-            .order_by(col(WebhookSubscription.id))
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.exec(statement)).all()
+        return await self._by_id(WebhookSubscription, ids, for_update=for_update)
 
     # --- webhook deliveries ---------------------------------------------------------------------
 
@@ -198,11 +195,14 @@ class NotifyRepository:
     async def deliveries_by_id(
         self, ids: Iterable[str], *, for_update: bool = False
     ) -> Sequence[WebhookDelivery]:
-        statement = (
-            select(WebhookDelivery)
-            .where(col(WebhookDelivery.id).in_(set(ids)))
-            .order_by(col(WebhookDelivery.id))
-        )
+        return await self._by_id(WebhookDelivery, ids, for_update=for_update)
+
+    async def _by_id(
+        self, model: type[_Keyed], ids: Iterable[str], *, for_update: bool
+    ) -> Sequence[_Keyed]:
+        # In id order: rows locked together are locked in the same order by everyone.
+        key = col(model.id)
+        statement = select(model).where(key.in_(set(ids))).order_by(key)
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.exec(statement)).all()

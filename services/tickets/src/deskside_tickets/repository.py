@@ -15,7 +15,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from deskside_kit.database import UtcDateTime
+from deskside_kit.database import UtcDateTime, dialect_of
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import (
     Agent,
@@ -74,8 +74,7 @@ class TicketRepository:
 
     async def next_reference_number(self) -> int:
         """The next ticket number: unique under concurrent creates and never reused."""
-        connection = await self.session.connection()
-        if connection.dialect.name == "postgresql":
+        if dialect_of(self.session) == "postgresql":
             number = await self.session.exec(select(TICKET_REFERENCE_SEQUENCE.next_value()))
             return int(number.one())
         # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
@@ -148,8 +147,7 @@ class TicketRepository:
 
     async def _matches(self, query: str) -> Any:
         """Tickets whose title, description or public comments match `query`."""
-        connection = await self.session.connection()
-        if connection.dialect.name == "postgresql":
+        if dialect_of(self.session) == "postgresql":
             # A generated column, PostgreSQL's only (migration 0010): not on the model.
             document: ColumnElement[Any] = literal_column("tickets.search_vector")
             return document.op("@@")(func.websearch_to_tsquery("english", query))
@@ -426,17 +424,12 @@ class TicketRepository:
           million rows instead of walking its index, 2 s instead of 0.1 s. Planning
           costs well under a millisecond next to that.
         """
-        if self._dialect() != "postgresql":
+        if dialect_of(self.session) != "postgresql":
             return
         connection = await self.session.connection(
             execution_options={"isolation_level": "REPEATABLE READ"}
         )
         await connection.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-    def _dialect(self) -> str:
-        bind = self.session.bind
-        assert bind is not None  # the kit's sessions are always bound to an engine
-        return bind.dialect.name
 
     async def summary_counts(self, start: datetime, end: datetime) -> list[SummaryCount]:
         """Tickets opened in the range, counted per status, priority and technology."""
@@ -480,7 +473,7 @@ class TicketRepository:
         `responded` and `resolved` count the range's tickets with each moment, as
         `summary_counts` found them in the same snapshot (`begin_report`).
         """
-        if self._dialect() == "postgresql":
+        if dialect_of(self.session) == "postgresql":
             return (
                 await self._middle_of("first_response_minutes", responded, start, end),
                 await self._middle_of("resolution_minutes", resolved, start, end),

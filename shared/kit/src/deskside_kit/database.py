@@ -92,6 +92,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """ "postgresql" or "sqlite": the database behind `session`.
+
+    Read from the session's engine, so asking opens no transaction: a caller that
+    still has to choose its isolation level can ask first.
+    """
+    bind = session.bind
+    assert bind is not None  # the kit's sessions are always bound to an engine
+    return bind.dialect.name
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for `url`, tuned for the embedded or the production database."""
     if is_sqlite(url):
