@@ -2,10 +2,13 @@
 
 `AuditMiddleware` writes one `audit_records` row per such request, in the
 service's own database, before the answer leaves: a caller that got an answer
-has its record. Kept: who (the verified token's subject and roles, or
-nobody), what (method, path, status), when, the request id and the client
-address. Never a body, a query string or a header: they may hold personal data
-and secrets.
+has its record. A change that commits carries its record in its own transaction
+(one commit, not two: the change and its record land together or not at all);
+anything else, a refusal or a failed change, is recorded on its own.
+
+Kept: who (the verified token's subject and roles, or nobody), what (method,
+path, status), when, the request id and the client address. Never a body, a
+query string or a header: they may hold personal data and secrets.
 
 Admins read each service's trail at `GET /v1/audit/<service>`
 (`/v1/audit/tickets`, …), which the gateway routes like any other path.
@@ -20,8 +23,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import Column, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Column, insert, update
+from sqlalchemy.sql import Executable
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +35,13 @@ from deskside_contracts.common import UtcDateTime as Moment
 from deskside_contracts.paging import Page
 from deskside_kit.auth import PRINCIPAL_KEY, Principal, require_roles
 from deskside_kit.context import current_request_id
-from deskside_kit.database import Sessions, UtcDateTime, utc_now
+from deskside_kit.database import (
+    Sessions,
+    UtcDateTime,
+    after_commit,
+    before_request_commit,
+    utc_now,
+)
 from deskside_kit.paging import PageParams, PageRequest, after_cursor, build_page
 from deskside_kit.problems import Forbidden, problem_responses
 from deskside_kit.tags import Tag
@@ -74,60 +83,82 @@ class AuditMiddleware:
             return
 
         answered = False
+        # A change writes its record in its own transaction (one commit, not two); the
+        # record's id and status once that transaction has committed.
+        committed: tuple[int, int] | None = None
+
+        async def record_with_the_change(session: AsyncSession, status: int) -> None:
+            insert_record = _INSERT_RECORD.values(_record_values(scope, status))
+            result = await session.exec(insert_record.returning(col(AuditRecord.id)))
+            record_id = int(result.scalar_one())
+
+            def remember() -> None:
+                nonlocal committed
+                committed = (record_id, status)
+
+            after_commit(session, remember)
+
+        async def record(status: int) -> None:
+            if committed is None:
+                await self._write(_INSERT_RECORD.values(_record_values(scope, status)), scope)
+            elif committed[1] != status:
+                # Answered otherwise than its route said it would (a response object of
+                # the endpoint's own, or a failure after the commit): the record says
+                # what the caller got.
+                correct = update(AuditRecord).where(col(AuditRecord.id) == committed[0])
+                await self._write(correct.values(status=status), scope)
 
         async def send_after_recording(message: Message) -> None:
             nonlocal answered
             if message["type"] == "http.response.start":
                 answered = True
                 if is_audited(scope["method"], message["status"]):
-                    await self._record(scope, message["status"])
+                    await record(message["status"])
             await send(message)
 
+        if scope["method"] in MUTATING:
+            before_request_commit(scope, record_with_the_change)
         try:
             await self.app(scope, receive, send_after_recording)
         except Exception:
             if not answered and scope["method"] in MUTATING:
-                await self._record(scope, 500)  # the outer middleware answers 500
+                await record(500)  # the outer middleware answers 500
             raise
 
-    async def _record(self, scope: Scope, status: int) -> None:
-        principal: Principal | None = scope.get("state", {}).get(PRINCIPAL_KEY)
-        client = scope.get("client")
-        method, path = scope["method"], scope["path"][:2048]
+    async def _write(self, statement: Executable, scope: Scope) -> None:
         sessions = self.sessions()
         try:
-            # One Core INSERT on a connection of its own, not an ORM session: a
-            # session's unit of work cost a fifth of a ticket create's CPU here.
+            # One Core statement on a connection of its own, not an ORM session.
             async with (
                 sessions.write_lock or contextlib.nullcontext(),
                 sessions.engine.begin() as connection,
             ):
-                await AuditRepository.add(
-                    connection,
-                    {
-                        "at": utc_now(),
-                        "request_id": current_request_id(),
-                        "actor": principal.sub if principal else None,
-                        "roles": " ".join(sorted(principal.roles)) if principal else "",
-                        "method": method,
-                        "path": path,
-                        "status": status,
-                        "client": str(client[0])[:64] if client else None,
-                    },
-                )
+                await connection.execute(statement)
         except Exception:
             # The answer still goes out; the failure is loud in the logs.
-            logger.exception("could not write the audit record of %s %s", method, path)
+            logger.exception(
+                "could not write the audit record of %s %s", scope["method"], scope["path"]
+            )
+
+
+def _record_values(scope: Scope, status: int) -> dict[str, Any]:
+    principal: Principal | None = scope.get("state", {}).get(PRINCIPAL_KEY)
+    client = scope.get("client")
+    return {
+        "at": utc_now(),
+        "request_id": current_request_id(),
+        "actor": principal.sub if principal else None,
+        "roles": " ".join(sorted(principal.roles)) if principal else "",
+        "method": scope["method"],
+        "path": scope["path"][:2048],
+        "status": status,
+        "client": str(client[0])[:64] if client else None,
+    }
 
 
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    @staticmethod
-    async def add(connection: AsyncConnection, record: dict[str, Any]) -> None:
-        """One record, by a Core INSERT on the caller's connection (no ORM session)."""
-        await connection.execute(_INSERT_RECORD, record)
 
     async def newest_first(
         self,

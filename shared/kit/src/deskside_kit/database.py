@@ -11,7 +11,8 @@ gives them a snapshot. PostgreSQL (production) goes through asyncpg.
 A transaction that hands work to a background job of this process (an outbox
 event, a webhook delivery) wakes the job once it commits: `wake_after_commit`;
 other work that must follow a commit, never precede it, goes through
-`after_commit`.
+`after_commit`. Rows a request writes about itself (its audit record) join its
+transaction at the end through `before_request_commit`, so a change commits once.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
@@ -35,6 +36,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import Scope
 
 from deskside_kit.background import Wakeup
 
@@ -46,6 +48,12 @@ _IDLE_SINCE = "deskside_idle_since"
 # process's outbox relay.
 _AFTER_COMMIT = "deskside_after_commit"
 OUTBOX_WRITTEN = "deskside_outbox_written"
+# In a request's scope state: what joins the request's write transaction just before it
+# commits (`before_request_commit`).
+_BEFORE_COMMIT = "deskside.before_request_commit"
+
+# Given the request's transaction and the status its answer is about to have.
+RequestCommitHook = Callable[[AsyncSession, int], Awaitable[None]]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -270,7 +278,18 @@ async def database_answers(engine: AsyncEngine) -> bool:
     return True
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+def before_request_commit(scope: Scope, hook: RequestCommitHook) -> None:
+    """Have `hook` write in the request's own transaction, just before it commits.
+
+    Only a request whose write transaction reaches its commit runs the hook: one that
+    fails, reads only, or never opens the kit's session does not, so the caller must
+    cover those cases itself. A hook that raises fails the request, and its change
+    with it.
+    """
+    scope.setdefault("state", {}).setdefault(_BEFORE_COMMIT, []).append(hook)
+
+
+async def _request_session(request: Request, response: Response) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent.
 
     Declared with `scope="function"` below so the commit runs before FastAPI
@@ -285,10 +304,21 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with write_lock or contextlib.nullcontext(), sessionmaker() as session:
         try:
             yield session
+            if sessionmaker is sessions.writing:
+                for hook in request.scope.get("state", {}).get(_BEFORE_COMMIT, ()):
+                    await hook(session, _status_to_come(request, response))
         except BaseException:
             await session.rollback()
             raise
         await session.commit()
+
+
+def _status_to_come(request: Request, response: Response) -> int:
+    # What FastAPI will answer with: a status the endpoint set on its `Response`
+    # parameter (the one passed here too), else its route's. An endpoint returning a
+    # response object of its own may differ; hooks must allow for that.
+    route = request.scope.get("route")
+    return response.status_code or getattr(route, "status_code", None) or 200
 
 
 Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
