@@ -34,7 +34,7 @@ from tests.support.postgres import (
 from tests.support.servers import free_ports
 
 from bench import dataset, events, plans, vacuum
-from bench.figures import Figure, Run, write_results
+from bench.figures import CREATE_SQL_CEILING, Figure, Run, write_results
 from bench.load import Wrk
 from deskside_kit.devstack import GATEWAY, SERVICES, Stack
 from deskside_kit.paging import encode_cursor
@@ -44,7 +44,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 DATABASES = {"tickets": "bench_tickets", "inventory": "bench_inventory", "notify": "bench_notify"}
 LIMIT_DATABASE = "bench_limit"
 REPORT_TIMEOUT_SECONDS = 120
-PORT_NAMES = ("tickets", "inventory", "notify", "gateway", "json", "insert")
+PORT_NAMES = ("tickets", "inventory", "notify", "gateway", "json", "insert", "create_sql")
 SEARCHES = [
     "syncing",
     "password",
@@ -166,13 +166,18 @@ async def _measure(
     )
     limit_document = await _start_and_sample(stack, jwt_secret, plain)
     limits = _start_limits(
-        ports, server.database_url(LIMIT_DATABASE, driver="postgresql"), limit_document, work
+        ports,
+        server.database_url(LIMIT_DATABASE, driver="postgresql"),
+        plain["tickets"],
+        limit_document,
+        work,
     )
     try:
         direct = stack.url(SERVICES[0])
         gateway = stack.gateway_url
         json_limit = f"http://127.0.0.1:{ports['json']}"
         insert_limit = f"http://127.0.0.1:{ports['insert']}"
+        create_sql = f"http://127.0.0.1:{ports['create_sql']}"
         agent = mint_token(
             jwt_secret, sub="agent-01", roles=["agent"], email="agent-01@example.com"
         )
@@ -240,6 +245,13 @@ async def _measure(
             "limit: minimal FastAPI + asyncpg insert",
             base=insert_limit,
             requests=["POST /rows"],
+            body=create_body,
+            connections=c,
+        )
+        await figure(
+            CREATE_SQL_CEILING,
+            base=create_sql,
+            requests=["POST /v1/tickets"],
             body=create_body,
             connections=c,
         )
@@ -341,15 +353,18 @@ async def _start_and_sample(stack: Stack, jwt_secret: str, plain: dict[str, str]
 
 
 def _start_limits(
-    ports: dict[str, int], database_url: str, document: str, work: Path
+    ports: dict[str, int], database_url: str, tickets_url: str, document: str, work: Path
 ) -> list[subprocess.Popen[bytes]]:
     environment = {
         **os.environ,
         "BENCH_LIMIT_DOCUMENT": document,
         "BENCH_LIMIT_DATABASE_URL": database_url,
+        "BENCH_LIMIT_TICKETS_DATABASE_URL": tickets_url,
     }
+    apps = {"json": "json_app", "insert": "insert_app", "create_sql": "create_sql_app"}
     processes = []
-    for app, port in (("json_app", ports["json"]), ("insert_app", ports["insert"])):
+    for part, app in apps.items():
+        port = ports[part]
         log = (work / "logs" / f"limit-{app}.log").open("ab")
         processes.append(
             subprocess.Popen(
@@ -372,8 +387,8 @@ def _start_limits(
                 stderr=subprocess.STDOUT,
             )
         )
-    for port in (ports["json"], ports["insert"]):
-        _wait_listening(port)
+    for part in apps:
+        _wait_listening(ports[part])
     return processes
 
 

@@ -16,6 +16,8 @@ from bench.load import WrkResult
 
 JSON_LIMIT = "limit: minimal FastAPI JSON"
 INSERT_LIMIT = "limit: minimal FastAPI + asyncpg insert"
+# Not a limit but a ceiling: a create's own statements from a bare endpoint (bench.limits).
+CREATE_SQL_CEILING = "create's SQL alone, minimal FastAPI + asyncpg"
 MEMORY_IDLE_MIB = 120
 MEMORY_AFTER_MIB = 250
 
@@ -118,12 +120,22 @@ def targets(run: Run, previous: dict[str, Any] | None) -> list[Target]:
             lambda v: v <= 1.5,
             " ms",
         )
-    add(
-        "ticket create straight ÷ minimal asyncpg insert",
-        ratio("create ticket, straight to tickets", INSERT_LIMIT),
-        "≥ 0.40",
-        lambda v: v >= 0.40,
-    )
+    create = ratio("create ticket, straight to tickets", INSERT_LIMIT)
+    ceiling = ratio(CREATE_SQL_CEILING, INSERT_LIMIT)
+    if create is not None:
+        rows.append(
+            Target(
+                "ticket create straight ÷ minimal asyncpg insert",
+                f"{create:.2f}"
+                + (
+                    f" (a create's SQL alone, from a bare endpoint: {ceiling:.2f})"
+                    if ceiling
+                    else ""
+                ),
+                "≥ 0.40",
+                create >= 0.40,
+            )
+        )
     through = found.get("create ticket, through the gateway")
     if through:
         figures_before = (previous or {}).get("figures", {})

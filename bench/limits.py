@@ -10,6 +10,12 @@ Two apps, each served by uvicorn with the same options as a Deskside service
 
 Every figure of the benchmark is divided by one of these, so a ratio says how
 close Deskside comes to what this stack can do at all, whatever the machine.
+
+A third app is not a limit but a ceiling for one target: `create_sql_app` sends,
+per `POST /v1/tickets`, the statements a ticket create sends, in one transaction
+on the benchmark's tickets database (number, ticket, history, outbox event, audit
+record), with nothing else: no token, no validation, no ORM. Its share of the
+insert limit is the most a create could reach here without sending less SQL.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -64,3 +71,77 @@ async def insert_row(row: dict[str, Any]) -> dict[str, str]:
         str(row.get("title", "")),
     )
     return {"id": row_id}
+
+
+@asynccontextmanager
+async def _tickets_pool(app: FastAPI) -> AsyncIterator[None]:
+    async with asyncpg.create_pool(
+        os.environ["BENCH_LIMIT_TICKETS_DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE
+    ) as pool:
+        app.state.pool = pool
+        yield
+
+
+create_sql_app = FastAPI(lifespan=_tickets_pool)
+
+# The columns a create fills beyond their defaults, as in the INSERTs tickets sends
+# (`ALTER DATABASE … SET log_statement = 'all'` shows them).
+_TICKET = (
+    "INSERT INTO tickets (id, number, reference, title, description, status, channel,"
+    " impact, urgency, priority, priority_overridden, enrichment, work_stopped,"
+    " requester_id, requester_email, created_by, tier, sla_paused_seconds,"
+    " sla_first_response_due_at, sla_resolution_due_at, sla_first_response_warned,"
+    " sla_resolution_warned, sla_first_response_breached, sla_resolution_breached,"
+    " sla_next_check_at, search_text, version, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, 'new', 'web', $6, $7, 'p2', false, 'none', false,"
+    " $8, $9, $8, 1, 0, $10, $10, false, false, false, false, $10, $11, 1, $10, $10)"
+)
+_CHANGE = (
+    "INSERT INTO ticket_changes (ticket_id, at, actor, action, internal)"
+    " VALUES ($1, $2, $3, 'created', false) RETURNING id"
+)
+_EVENT = (
+    "INSERT INTO outbox (id, type, source, subject, data, created_at, attempts)"
+    " VALUES ($1, 'ticket.created', 'tickets', $2, $3::json, $4, 0) RETURNING sequence"
+)
+_AUDIT = (
+    "INSERT INTO audit_records (at, request_id, actor, roles, method, path, status, client)"
+    " VALUES ($1, $2, $3, 'requester', 'POST', '/v1/tickets', 201, '127.0.0.1') RETURNING id"
+)
+
+
+@create_sql_app.post("/v1/tickets", status_code=201)
+async def create_sql(row: dict[str, Any]) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    ticket_id = f"tkt_{uuid.uuid4().hex}"
+    requester = "emp-00001"
+    title, description = str(row.get("title", "")), str(row.get("description", ""))
+    pool: asyncpg.Pool = create_sql_app.state.pool
+    async with pool.acquire() as connection, connection.transaction():
+        number = await connection.fetchval("SELECT nextval('ticket_reference_seq')")
+        ticket = {
+            "id": ticket_id,
+            "reference": f"SD-{number:06d}",
+            "title": title,
+            "description": description,
+            "created_at": now.isoformat(),
+        }
+        await connection.execute(
+            _TICKET,
+            ticket_id,
+            number,
+            ticket["reference"],
+            title,
+            description,
+            str(row.get("impact", "medium")),
+            str(row.get("urgency", "medium")),
+            requester,
+            f"{requester}@example.com",
+            now,
+            f"{title} {description}",
+        )
+        await connection.fetchval(_CHANGE, ticket_id, now, requester)
+        event = json.dumps({"ticket": ticket})
+        await connection.fetchval(_EVENT, f"evt_{uuid.uuid4().hex}", ticket_id, event, now)
+        await connection.fetchval(_AUDIT, now, uuid.uuid4().hex, requester)
+    return ticket
