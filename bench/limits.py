@@ -1,6 +1,6 @@
 """The stack's own limits on this machine: the least a FastAPI service can do per request.
 
-Two apps, each served by uvicorn with the same options as a Deskside service
+Two limit apps, each served by uvicorn with the same options as a Deskside service
 (`deskside_kit.cli`), one worker, straight to the load generator:
 
 - `json_app` answers `GET /v1/tickets/{ref}` with a fixed JSON document (the
@@ -25,11 +25,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
+
+from deskside_kit.ids import new_id
 
 # The same pool size as a service's engine (deskside_kit.database: 10 + 10 overflow).
 POOL_SIZE = 20
@@ -79,30 +81,38 @@ async def _tickets_pool(app: FastAPI) -> AsyncIterator[None]:
         os.environ["BENCH_LIMIT_TICKETS_DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE
     ) as pool:
         app.state.pool = pool
+        # A create files its ticket under the default SLA policy (the foreign key is checked).
+        app.state.policy_id = await pool.fetchval(
+            "SELECT id FROM sla_policies WHERE is_default LIMIT 1"
+        )
         yield
 
 
 create_sql_app = FastAPI(lifespan=_tickets_pool)
 
 # The columns a create fills beyond their defaults, as in the INSERTs tickets sends
-# (`ALTER DATABASE … SET log_statement = 'all'` shows them).
+# (`ALTER DATABASE … SET log_statement = 'all'` shows them). The rows differ from a
+# real create's in two ways that cost the database nothing more or less, so that they
+# make no work for the figures after this one: the SLA check is due only in an hour,
+# and the event is written as already sent, so the relay and notify never see it.
 _TICKET = (
     "INSERT INTO tickets (id, number, reference, title, description, status, channel,"
     " impact, urgency, priority, priority_overridden, enrichment, work_stopped,"
-    " requester_id, requester_email, created_by, tier, sla_paused_seconds,"
+    " requester_id, requester_email, created_by, tier, sla_policy_id, sla_paused_seconds,"
     " sla_first_response_due_at, sla_resolution_due_at, sla_first_response_warned,"
     " sla_resolution_warned, sla_first_response_breached, sla_resolution_breached,"
     " sla_next_check_at, search_text, version, created_at, updated_at)"
     " VALUES ($1, $2, $3, $4, $5, 'new', 'web', $6, $7, 'p2', false, 'none', false,"
-    " $8, $9, $8, 1, 0, $10, $10, false, false, false, false, $10, $11, 1, $10, $10)"
+    " $8, $9, $8, 1, $10, 0, $11, $12, false, false, false, false, $11, $13, 1, $14, $14)"
 )
 _CHANGE = (
     "INSERT INTO ticket_changes (ticket_id, at, actor, action, internal)"
     " VALUES ($1, $2, $3, 'created', false) RETURNING id"
 )
 _EVENT = (
-    "INSERT INTO outbox (id, type, source, subject, data, created_at, attempts)"
-    " VALUES ($1, 'ticket.created', 'tickets', $2, $3::json, $4, 0) RETURNING sequence"
+    "INSERT INTO outbox (id, type, source, subject, data, request_id, created_at, sent_at,"
+    " attempts) VALUES ($1, 'ticket.created', 'tickets', $2, $3::json, $4, $5, $5, 0)"
+    " RETURNING sequence"
 )
 _AUDIT = (
     "INSERT INTO audit_records (at, request_id, actor, roles, method, path, status, client)"
@@ -113,13 +123,15 @@ _AUDIT = (
 @create_sql_app.post("/v1/tickets", status_code=201)
 async def create_sql(row: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
-    ticket_id = f"tkt_{uuid.uuid4().hex}"
+    ticket_id, request_id = new_id("tkt"), uuid.uuid4().hex
     requester = "emp-00001"
     title, description = str(row.get("title", "")), str(row.get("description", ""))
     pool: asyncpg.Pool = create_sql_app.state.pool
     async with pool.acquire() as connection, connection.transaction():
         number = await connection.fetchval("SELECT nextval('ticket_reference_seq')")
+        # The event carries a whole ticket, as tickets' own does: the JSON limit's document.
         ticket = {
+            **_document,
             "id": ticket_id,
             "reference": f"SD-{number:06d}",
             "title": title,
@@ -137,11 +149,14 @@ async def create_sql(row: dict[str, Any]) -> dict[str, Any]:
             str(row.get("urgency", "medium")),
             requester,
             f"{requester}@example.com",
+            create_sql_app.state.policy_id,
+            now + timedelta(hours=1),
+            now + timedelta(hours=8),
+            f"{title}\n{description}",
             now,
-            f"{title} {description}",
         )
         await connection.fetchval(_CHANGE, ticket_id, now, requester)
-        event = json.dumps({"ticket": ticket})
-        await connection.fetchval(_EVENT, f"evt_{uuid.uuid4().hex}", ticket_id, event, now)
-        await connection.fetchval(_AUDIT, now, uuid.uuid4().hex, requester)
+        event = json.dumps({"ticket": ticket, "watchers": [], "assignee": None, "group": None})
+        await connection.fetchval(_EVENT, new_id("evt"), ticket_id, event, request_id, now)
+        await connection.fetchval(_AUDIT, now, request_id, requester)
     return ticket

@@ -29,15 +29,16 @@ odd_routes = APIRouter()
 
 @odd_routes.post("/odd/answers-otherwise", status_code=201)
 async def answers_otherwise(session: Session) -> JSONResponse:
-    # Writes through the request's transaction, then answers with a status of its own.
+    # Works in the request's transaction, then answers with a status of its own.
     await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
     return JSONResponse({"queued": True}, status_code=202)
 
 
-@odd_routes.post("/odd/fails-after-commit", status_code=201, response_model=int)
-async def fails_after_commit(session: Session) -> Any:
+@odd_routes.post("/odd/fails-its-response-model", status_code=201, response_model=int)
+async def fails_its_response_model(session: Session) -> Any:
     await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-    return "not a number"  # fails the response model once the transaction has committed
+    # Checked before the transaction commits: it rolls back, and its record goes alone.
+    return "not a number"
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ async def test_a_change_commits_with_its_record(tickets: FastAPI, backend: str) 
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/odd/answers-otherwise", 202), ("/odd/fails-after-commit", 500)],
+    [("/odd/answers-otherwise", 202), ("/odd/fails-its-response-model", 500)],
 )
 async def test_the_record_says_what_the_caller_got(
     tickets: FastAPI, path: str, status: int

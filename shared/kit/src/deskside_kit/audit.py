@@ -106,8 +106,7 @@ class AuditMiddleware:
                 await self._write(_INSERT_RECORD, scope, _record_values(scope, status))
             elif committed[1] != status:
                 # Answered otherwise than its route said it would (a response object of
-                # the endpoint's own, or a failure after the commit): the record says
-                # what the caller got.
+                # the endpoint's own): the record says what the caller got.
                 correct = update(AuditRecord).where(col(AuditRecord.id) == committed[0])
                 await self._write(correct, scope, {"status": status})
 

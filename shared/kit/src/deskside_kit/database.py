@@ -284,7 +284,7 @@ def before_request_commit(scope: Scope, hook: RequestCommitHook) -> None:
     Only a request whose write transaction reaches its commit runs the hook: one that
     fails, reads only, or never opens the kit's session does not, so the caller must
     cover those cases itself. A hook that raises fails the request, and its change
-    with it.
+    with it: what a hook writes is part of the change, never left out of it.
     """
     scope.setdefault("state", {}).setdefault(_BEFORE_COMMIT, []).append(hook)
 
@@ -294,7 +294,8 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
 
     Declared with `scope="function"` below so the commit runs before FastAPI
     sends the response: a commit that fails turns into an error response, never
-    into a 2xx for a write that was lost.
+    into a 2xx for a write that was lost. A write transaction runs the request's
+    `before_request_commit` hooks first, so what they write commits with it.
     """
     sessions: Sessions = request.app.state.sessions
     if request.method in _READ_METHODS:
@@ -305,7 +306,9 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
         try:
             yield session
             if sessionmaker is sessions.writing:
-                for hook in request.scope.get("state", {}).get(_BEFORE_COMMIT, ()):
+                # Taken, not read: should the session ever be opened twice in one
+                # request, the hooks still run once.
+                for hook in request.scope.get("state", {}).pop(_BEFORE_COMMIT, ()):
                     await hook(session, _status_to_come(request, response))
         except BaseException:
             await session.rollback()
