@@ -35,6 +35,7 @@ from tests.support.servers import free_ports
 
 from bench import dataset, events, plans, vacuum
 from bench.figures import CREATE_SQL_CEILING, Figure, Run, write_results
+from bench.limits import forget_ceiling_rows
 from bench.load import Wrk
 from deskside_kit.devstack import GATEWAY, SERVICES, Stack
 from deskside_kit.paging import encode_cursor
@@ -248,13 +249,16 @@ async def _measure(
             body=create_body,
             connections=c,
         )
-        await figure(
+        if await figure(
             CREATE_SQL_CEILING,
             base=create_sql,
             requests=["POST /v1/tickets"],
             body=create_body,
             connections=c,
-        )
+        ):
+            _say(
+                f"  (deleted the ceiling's {await forget_ceiling_rows(plain['tickets']):,} tickets)"
+            )
         await figure(
             "create ticket, straight to tickets",
             base=direct,

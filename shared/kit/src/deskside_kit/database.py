@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,11 @@ _BEFORE_COMMIT = "deskside.before_request_commit"
 
 # Given the request's transaction and the status its answer is about to have.
 RequestCommitHook = Callable[[AsyncSession, int], Awaitable[None]]
+# In a request's scope state: what undoes, after a failed write, work it did outside
+# its transaction (`if_request_fails`).
+_IF_FAILED = "deskside.if_request_fails"
+
+logger = logging.getLogger("deskside.database")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -289,6 +295,18 @@ def before_request_commit(scope: Scope, hook: RequestCommitHook) -> None:
     scope.setdefault("state", {}).setdefault(_BEFORE_COMMIT, []).append(hook)
 
 
+def if_request_fails(scope: Scope, action: Callable[[], Awaitable[None]]) -> None:
+    """Have `action` run if the request's write transaction rolls back.
+
+    Whatever made it roll back: the endpoint raised, a `before_request_commit` hook
+    did, or the commit itself failed, which happens after every other dependency
+    has already finished. For undoing what the request did outside its transaction
+    (an idempotency key it claimed). The action runs after the rollback, under the
+    same write lock; one that raises is logged and the request's own error stands.
+    """
+    scope.setdefault("state", {}).setdefault(_IF_FAILED, []).append(action)
+
+
 async def _request_session(request: Request, response: Response) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent.
 
@@ -302,18 +320,24 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
         sessionmaker, write_lock = sessions.reading, None
     else:
         sessionmaker, write_lock = sessions.writing, sessions.write_lock
+    # Taken, not read: should the session ever be opened twice in one request, the
+    # hooks still run once.
+    state = request.scope.get("state", {})
     async with write_lock or contextlib.nullcontext(), sessionmaker() as session:
         try:
             yield session
             if sessionmaker is sessions.writing:
-                # Taken, not read: should the session ever be opened twice in one
-                # request, the hooks still run once.
-                for hook in request.scope.get("state", {}).pop(_BEFORE_COMMIT, ()):
+                for hook in state.pop(_BEFORE_COMMIT, ()):
                     await hook(session, _status_to_come(request, response))
+            await session.commit()
         except BaseException:
             await session.rollback()
+            for action in state.pop(_IF_FAILED, ()):
+                try:
+                    await action()
+                except Exception:
+                    logger.exception("could not undo after a failed request")
             raise
-        await session.commit()
 
 
 def _status_to_come(request: Request, response: Response) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -26,7 +25,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.auth import CurrentPrincipal
-from deskside_kit.database import Session, Sessions, UtcDateTime, utc_now
+from deskside_kit.database import Session, Sessions, UtcDateTime, if_request_fails, utc_now
 from deskside_kit.problems import Conflict, Unprocessable
 
 ABANDONED_AFTER = timedelta(minutes=5)
@@ -224,7 +223,7 @@ async def _idempotency(
             "first response.",
         ),
     ] = None,
-) -> AsyncIterator[Idempotency]:
+) -> Idempotency:
     route = request.scope.get("route")
     operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
     idempotency = Idempotency(
@@ -234,11 +233,10 @@ async def _idempotency(
         sessions=request.app.state.sessions,
         session=session,
     )
-    try:
-        yield idempotency
-    except Exception:
-        await idempotency.release()
-        raise
+    # Not an `except` around the yield: the request's commit comes after this
+    # dependency has finished, and a claim must be given back if that fails too.
+    if_request_fails(request.scope, idempotency.release)
+    return idempotency
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency, scope="function")]

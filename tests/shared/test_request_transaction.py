@@ -1,0 +1,87 @@
+"""A request's write transaction: what joins it before the commit, what is undone if it fails.
+
+The commit runs after every other dependency has finished, so a failure there
+(or in a hook just before it) must still give back an idempotency key the
+request claimed: otherwise a retry would be told "in progress" for minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from deskside_kit.database import Session, before_request_commit
+from deskside_kit.idempotency import IdempotencyDep
+from deskside_tickets.app import create_app
+from deskside_tickets.config import TicketsSettings
+from tests.conftest import DatabaseUrlFor
+from tests.support.apps import serving
+from tests.support.tokens import TEST_JWT_SECRET, bearer
+
+ALICE = bearer("alice")
+
+
+class Order(BaseModel):
+    item: str
+
+
+class Placed(BaseModel):
+    item: str
+
+
+class CommitFailure(Exception):
+    pass
+
+
+def _orders(commits_to_fail: list[int]) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/orders", status_code=201)
+    async def place(
+        order: Order, request: Request, session: Session, idempotency: IdempotencyDep
+    ) -> Placed:
+        replay = await idempotency.claim(order)
+        if replay is not None:
+            return replay  # type: ignore[return-value]
+
+        async def fail_once(_session: AsyncSession, _status: int) -> None:
+            if commits_to_fail:
+                commits_to_fail.pop()
+                raise CommitFailure("the transaction could not commit")
+
+        # Fails where a commit would fail: after the endpoint and its other dependencies.
+        before_request_commit(request.scope, fail_once)
+        placed = Placed(item=order.item)
+        await idempotency.remember(201, placed, {})
+        return placed
+
+    return router
+
+
+@pytest.fixture
+async def tickets(database_url_for: DatabaseUrlFor, tmp_path: Path) -> FastAPI:
+    settings = TicketsSettings(
+        env="test",
+        var_dir=tmp_path,
+        database_url=await database_url_for("tickets"),
+        jwt_secret=TEST_JWT_SECRET,
+    )
+    return create_app(settings)
+
+
+async def test_a_failed_commit_gives_the_idempotency_key_back(tickets: FastAPI) -> None:
+    tickets.include_router(_orders(commits_to_fail=[1]))
+    headers = {**ALICE, "Idempotency-Key": "order-1"}
+    async with serving(tickets) as client:
+        failed = await client.post("/orders", json={"item": "dock"}, headers=headers)
+        retried = await client.post("/orders", json={"item": "dock"}, headers=headers)
+        replayed = await client.post("/orders", json={"item": "dock"}, headers=headers)
+    assert failed.status_code == 500
+    # The retry runs afresh, not "still in progress"; the one after replays it.
+    assert (retried.status_code, retried.json()) == (201, {"item": "dock"})
+    assert replayed.status_code == 201
+    assert replayed.headers.get("idempotent-replayed") == "true"
