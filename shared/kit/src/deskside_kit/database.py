@@ -320,9 +320,9 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
         sessionmaker, write_lock = sessions.reading, None
     else:
         sessionmaker, write_lock = sessions.writing, sessions.write_lock
-    # Taken, not read: should the session ever be opened twice in one request, the
-    # hooks still run once.
-    state = request.scope.get("state", {})
+    # The hooks below are popped, not read: should the session ever be opened twice in
+    # one request, they still run once.
+    state = request.scope.setdefault("state", {})
     async with write_lock or contextlib.nullcontext(), sessionmaker() as session:
         try:
             yield session
