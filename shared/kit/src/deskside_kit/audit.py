@@ -83,8 +83,8 @@ class AuditMiddleware:
             return
 
         answered = False
-        # A change writes its record in its own transaction (one commit, not two); the
-        # record's id and status once that transaction has committed.
+        # A change writes its record in the change's transaction (one commit, not two);
+        # here, the record's id and status once that transaction has committed.
         committed: tuple[int, int] | None = None
 
         async def record_with_the_change(session: AsyncSession, status: int) -> None:
