@@ -15,11 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from deskside_kit.database import Session
-from deskside_tickets.app import create_app
-from deskside_tickets.config import TicketsSettings
-from tests.conftest import DatabaseUrlFor
 from tests.support.apps import app_sessions, serving
-from tests.support.tokens import TEST_JWT_SECRET, bearer
+from tests.support.tokens import bearer
 
 ALICE = bearer("alice")
 ADMIN = bearer("root", "admin")
@@ -42,16 +39,15 @@ async def fails_its_response_model(session: Session) -> Any:
 
 
 @pytest.fixture
-async def tickets(database_url_for: DatabaseUrlFor, tmp_path: Any) -> FastAPI:
-    settings = TicketsSettings(
-        env="test",
-        var_dir=tmp_path,
-        database_url=await database_url_for("tickets"),
-        jwt_secret=TEST_JWT_SECRET,
-    )
-    app = create_app(settings)
-    app.include_router(odd_routes)
-    return app
+def service() -> str:
+    # The kit's request transaction, seen through one service (tests/shared/conftest.py).
+    return "tickets"
+
+
+@pytest.fixture
+def tickets(service_app: FastAPI) -> FastAPI:
+    service_app.include_router(odd_routes)
+    return service_app
 
 
 async def _records_of(client: httpx.AsyncClient, request_id: str) -> list[dict[str, Any]]:

@@ -7,8 +7,6 @@ request claimed: otherwise a retry would be told "in progress" for minutes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
@@ -16,11 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.database import Session, before_request_commit
 from deskside_kit.idempotency import IdempotencyDep
-from deskside_tickets.app import create_app
-from deskside_tickets.config import TicketsSettings
-from tests.conftest import DatabaseUrlFor
 from tests.support.apps import serving
-from tests.support.tokens import TEST_JWT_SECRET, bearer
+from tests.support.tokens import bearer
 
 ALICE = bearer("alice")
 
@@ -63,14 +58,14 @@ def _orders(commits_to_fail: list[int]) -> APIRouter:
 
 
 @pytest.fixture
-async def tickets(database_url_for: DatabaseUrlFor, tmp_path: Path) -> FastAPI:
-    settings = TicketsSettings(
-        env="test",
-        var_dir=tmp_path,
-        database_url=await database_url_for("tickets"),
-        jwt_secret=TEST_JWT_SECRET,
-    )
-    return create_app(settings)
+def service() -> str:
+    # The kit's request transaction, seen through one service (tests/shared/conftest.py).
+    return "tickets"
+
+
+@pytest.fixture
+def tickets(service_app: FastAPI) -> FastAPI:
+    return service_app
 
 
 async def test_a_failed_commit_gives_the_idempotency_key_back(tickets: FastAPI) -> None:

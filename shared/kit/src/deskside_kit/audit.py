@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Column, insert, update
-from sqlalchemy.sql import Executable
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -91,9 +91,7 @@ class AuditMiddleware:
             # On the session's connection, as Core: an entity INSERT through the session
             # takes the ORM's bulk path, which costs more than the change's own rows.
             connection = await session.connection()
-            result = await connection.execute(_INSERT_RETURNING_ID, _record_values(scope, status))
-            record_id = result.scalar_one()
-            assert record_id is not None  # the database numbers every record
+            record_id = await AuditRepository.add(connection, _record_values(scope, status))
 
             def remember() -> None:
                 nonlocal committed
@@ -103,12 +101,15 @@ class AuditMiddleware:
 
         async def record(status: int) -> None:
             if committed is None:
-                await self._write(_INSERT_RECORD, scope, _record_values(scope, status))
+                values = _record_values(scope, status)
+                await self._write(scope, lambda c: AuditRepository.add(c, values))
             elif committed[1] != status:
                 # Answered otherwise than its route said it would (a response object of
                 # the endpoint's own): the record says what the caller got.
-                correct = update(AuditRecord).where(col(AuditRecord.id) == committed[0])
-                await self._write(correct, scope, {"status": status})
+                record_id = committed[0]
+                await self._write(
+                    scope, lambda c: AuditRepository.correct_status(c, record_id, status)
+                )
 
         async def send_after_recording(message: Message) -> None:
             nonlocal answered
@@ -127,15 +128,17 @@ class AuditMiddleware:
                 await record(500)  # the outer middleware answers 500
             raise
 
-    async def _write(self, statement: Executable, scope: Scope, values: dict[str, Any]) -> None:
+    async def _write(
+        self, scope: Scope, write: Callable[[AsyncConnection], Awaitable[object]]
+    ) -> None:
         sessions = self.sessions()
         try:
-            # One Core statement on a connection of its own, not an ORM session.
+            # Core statements on a connection of its own, not an ORM session.
             async with (
                 sessions.write_lock or contextlib.nullcontext(),
                 sessions.engine.begin() as connection,
             ):
-                await connection.execute(statement, values)
+                await write(connection)
         except Exception:
             # The answer still goes out; the failure is loud in the logs.
             logger.exception(
@@ -162,6 +165,19 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @staticmethod
+    async def add(connection: AsyncConnection, record: dict[str, Any]) -> int:
+        """One record, by a Core INSERT on the caller's connection (no ORM session)."""
+        record_id = (await connection.execute(_INSERT_RETURNING_ID, record)).scalar_one()
+        assert record_id is not None  # the database numbers every record
+        return record_id
+
+    @staticmethod
+    async def correct_status(connection: AsyncConnection, record_id: int, status: int) -> None:
+        await connection.execute(
+            update(AuditRecord).where(col(AuditRecord.id) == record_id), {"status": status}
+        )
+
     async def newest_first(
         self,
         page: PageRequest,
@@ -184,8 +200,7 @@ class AuditRepository:
         return (await self.session.exec(statement)).all()
 
 
-_INSERT_RECORD = insert(AuditRecord)
-_INSERT_RETURNING_ID = _INSERT_RECORD.returning(col(AuditRecord.id))
+_INSERT_RETURNING_ID = insert(AuditRecord).returning(col(AuditRecord.id))
 
 
 def to_read(record: AuditRecord) -> AuditRecordRead:
