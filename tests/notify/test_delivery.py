@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 
 import httpx
@@ -171,7 +171,7 @@ class TestMail:
         sent: list[str] = []
 
         class SecondMailHangs:
-            async def send(self, message: EmailMessage) -> None:
+            async def send(self, message: Message) -> None:
                 if sent:
                     hanging.set()
                     await asyncio.Event().wait()

@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, quote
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtplib.email import flatten_message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from deskside_notify.config import NotifySettings
 from deskside_notify.mail import (
     FileTransport,
     HeaderInjection,
@@ -30,7 +37,7 @@ RENDERED = RenderedEmail(subject="We have your request", text="Hello", html="<p>
 ALICE = Recipient(email="alice@example.com", name="Alice Ames")
 
 
-def message(**overrides: object) -> EmailMessage:
+def message(**overrides: object) -> Message:
     values: dict[str, object] = {
         "rendered": RENDERED,
         "sender": "Deskside <helpdesk@example.com>",
@@ -44,8 +51,15 @@ def message(**overrides: object) -> EmailMessage:
     return build_message(**values)  # type: ignore[arg-type]
 
 
+def as_read(**overrides: object) -> EmailMessage:
+    """The message as a mail client reads it: written out, then parsed."""
+    read = message_from_bytes(message(**overrides).as_bytes(), policy=policy.default)
+    assert isinstance(read, EmailMessage)
+    return read
+
+
 def test_ticket_mail_is_tagged_and_threaded() -> None:
-    built = message()
+    built = as_read()
     assert built["Subject"] == "[SD-000042] We have your request"
     assert built["In-Reply-To"] == built["References"] == "<ticket.tkt_1@example.com>"
     assert built["Reply-To"] == "helpdesk@example.com"
@@ -59,7 +73,7 @@ def test_ticket_mail_is_tagged_and_threaded() -> None:
 
 def test_the_tag_is_not_added_twice() -> None:
     rendered = RenderedEmail(subject="[SD-000042] Re: help", text="x", html="x")
-    assert message(rendered=rendered)["Subject"] == "[SD-000042] Re: help"
+    assert as_read(rendered=rendered)["Subject"] == "[SD-000042] Re: help"
 
 
 def test_message_ids_are_fresh_and_in_the_deskside_domain() -> None:
@@ -69,7 +83,7 @@ def test_message_ids_are_fresh_and_in_the_deskside_domain() -> None:
 
 
 def test_mail_not_about_a_ticket_has_no_tag_and_no_thread() -> None:
-    built = message(ticket_reference=None, thread_id=None, reply_to=None)
+    built = as_read(ticket_reference=None, thread_id=None, reply_to=None)
     assert built["Subject"] == "We have your request"
     assert built["In-Reply-To"] is None
     assert built["References"] is None
@@ -78,10 +92,100 @@ def test_mail_not_about_a_ticket_has_no_tag_and_no_thread() -> None:
 
 @pytest.mark.parametrize("name", ["Zoë Ames, IT", "Ames, Alice", "Zoë", ""])
 def test_the_recipient_stays_one_recipient_whatever_the_name(name: str) -> None:
-    sent = message(recipient=Recipient(email="zoe@example.com", name=name)).as_bytes()
-    read = message_from_bytes(sent, policy=policy.default)
-    (address,) = read["To"].addresses
+    (address,) = as_read(recipient=Recipient(email="zoe@example.com", name=name))["To"].addresses
     assert (address.display_name, address.addr_spec) == (name, "zoe@example.com")
+
+
+# Header text: anything printable, in any script, emoji and other non-BMP characters too.
+_HEADER_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=150)
+# Body text: anything, with the pieces that trip mail writers up mixed in.
+_BODY_TEXT = st.lists(
+    st.sampled_from(["From ", "\n", "\r\n", ".", "=", "=_", " "])
+    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    max_size=20,
+).map("".join)
+_ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bqBQ]\?[^?\s]*\?=")
+
+
+def _squeezed(text: str) -> str:
+    # What a reader sees of a header: its words, not runs of spaces at its edges.
+    return " ".join(text.split())
+
+
+def _decoded(raw: str) -> str:
+    """A header's text as RFC 2047 reads it: unfolded, then its encoded words decoded."""
+    return str(make_header(decode_header(re.sub(r"\r?\n(?=[ \t])", "", raw))))
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=_HEADER_TEXT,
+    sender_name=_HEADER_TEXT,
+    subject=_HEADER_TEXT,
+    text=_BODY_TEXT,
+    html=_BODY_TEXT,
+)
+def test_names_subjects_and_bodies_arrive_as_they_were_written(
+    name: str, sender_name: str, subject: str, text: str, html: str
+) -> None:
+    built = message(
+        sender=f'"{quote(sender_name)}" <helpdesk@example.com>',
+        recipient=Recipient(email="zoe@example.com", name=name),
+        rendered=RenderedEmail(subject=subject, text=text, html=html),
+        ticket_reference=None,
+    )
+    # Written as the file transport writes it, and as aiosmtplib does for SMTP.
+    for written in (built.as_bytes(), flatten_message(built)):
+        assert max(len(line) for line in written.splitlines()) <= 998
+        assert all(len(word) <= 75 for word in _ENCODED_WORD.findall(written))
+        # Read as the standard says: the addresses parsed first, their names decoded after.
+        read = message_from_bytes(written, policy=policy.compat32)
+        for header, sent_name, sent_address in (
+            ("To", name, "zoe@example.com"),
+            ("From", sender_name, "helpdesk@example.com"),
+        ):
+            ((raw_name, address),) = getaddresses(read.get_all(header))
+            assert address == sent_address
+            assert _squeezed(_decoded(raw_name)) == _squeezed(sent_name)
+        assert _squeezed(_decoded(read["Subject"])) == _squeezed(subject)
+        plain, rich = read.get_payload()
+        assert _lines(plain.get_payload(decode=True).decode()) == _lines(text)
+        assert _lines(rich.get_payload(decode=True).decode()) == _lines(html)
+
+
+def test_names_in_other_scripts_keep_their_addresses_intact() -> None:
+    read = as_read(
+        sender="Deskside Über <helpdesk@example.com>",
+        reply_to="Sofía at the desk <desk@example.com>",
+    )
+    assert read["From"].addresses[0].addr_spec == "helpdesk@example.com"
+    assert read["From"].addresses[0].display_name == "Deskside Über"
+    assert read["Reply-To"].addresses[0].addr_spec == "desk@example.com"
+
+
+def test_a_domain_in_another_script_goes_out_in_its_idna_form() -> None:
+    (address,) = as_read(recipient=Recipient(email="zoe@exämple.com"))["To"].addresses
+    assert address.addr_spec == "zoe@xn--exmple-cua.com"
+
+
+def test_an_address_that_is_not_ascii_before_the_at_is_refused_for_good() -> None:
+    with pytest.raises(HeaderInjection):
+        message(recipient=Recipient(email="zoë@example.com"))
+
+
+@pytest.mark.parametrize("field", ["mail_from", "inbound_address"])
+@pytest.mark.parametrize(
+    "value", ["Desk <zoë@example.com>", "a@example.com, b@example.com", "the help desk"]
+)
+def test_a_sender_no_mail_could_carry_stops_notify_at_start_up(
+    field: str, value: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError, match=f"DESKSIDE_NOTIFY_{field.upper()}"):
+        NotifySettings(var_dir=tmp_path, **{field: value})
 
 
 @pytest.mark.parametrize(
@@ -126,11 +230,17 @@ def smtp_transport(port: int) -> SmtpTransport:
 
 
 async def test_smtp_delivers_to_a_real_server(smtp: MailServer) -> None:
-    await smtp_transport(smtp.port).send(message())
+    # A comment quoted in the mail may start a line with "From ": it arrives as written.
+    text = "Hello\nFrom now on, use the portal.\n.\nZoë"
+    rendered = RenderedEmail(subject="Ünïcode too", text=text, html="<p>Hello</p>")
+    await smtp_transport(smtp.port).send(message(rendered=rendered))
     (received,) = smtp.messages
     assert received["Message-ID"] == "<abc@example.com>"
     assert received["References"] == "<ticket.tkt_1@example.com>"
-    assert received.get_body(("plain",)).get_content().strip() == "Hello"  # type: ignore[union-attr]
+    assert received["Subject"] == "[SD-000042] Ünïcode too"
+    plain = received.get_body(("plain",))
+    assert plain is not None
+    assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == text
 
 
 async def test_a_refusing_server_is_a_temporary_failure(smtp: MailServer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from deskside_kit.settings import ServiceSettings
+from deskside_notify.mail import HeaderInjection, mailbox
 
 
 class NotifySettings(ServiceSettings):
@@ -103,8 +104,21 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _require_a_sender_address(self) -> Self:
-        if "@" not in parseaddr(self.mail_from)[1]:
-            raise ValueError(f"{self.env_name('mail_from')} must hold an email address")
+        # Checked as every mail will check it, so a sender no mail could carry stops the
+        # service at start-up rather than failing each mail.
+        for name, value in (
+            ("mail_from", self.mail_from),
+            ("inbound_address", self.inbound_address),
+        ):
+            if value is None:
+                continue
+            addresses = getaddresses([value])
+            try:
+                one = len(addresses) == 1 and bool(mailbox(name, *addresses[0]))
+            except HeaderInjection:
+                one = False
+            if not one:
+                raise ValueError(f"{self.env_name(name)} must hold one email address")
         return self
 
     @property
