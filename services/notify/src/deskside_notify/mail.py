@@ -9,7 +9,7 @@ refused rather than cleaned, since it can only come from a bug or an attack.
 Messages are built with the standard library's classic `email.mime` classes
 (policy `compat32`), not `EmailMessage`: that one parses every header value it
 is given and again when it writes the message out, and took 1.5 to 1.8 ms of CPU per
-mail, most of notify's time under a storm of events; this takes about 0.4.
+mail, two fifths of notify's time under a storm of events; this takes about 0.4.
 What the classic classes leave to the caller is done here: names and subjects
 that are not plain ASCII become RFC 2047 encoded words, every address is
 parsed and written in its normal form, bodies are quoted-printable with no line
