@@ -167,9 +167,56 @@ def test_names_in_other_scripts_keep_their_addresses_intact() -> None:
     assert read["Reply-To"].addresses[0].addr_spec == "desk@example.com"
 
 
-def test_a_domain_in_another_script_goes_out_in_its_idna_form() -> None:
-    (address,) = as_read(recipient=Recipient(email="zoe@exämple.com"))["To"].addresses
-    assert address.addr_spec == "zoe@xn--exmple-cua.com"
+@pytest.mark.parametrize(
+    ("email", "sent_to"),
+    [
+        ("zoe@exämple.com", "zoe@xn--exmple-cua.com"),
+        # IDNA 2008: Python's own IDNA 2003 codec would send this to strasse.de.
+        ("kunde@straße.de", "kunde@xn--strae-oqa.de"),
+    ],
+)
+def test_a_domain_in_another_script_goes_out_in_its_idna_form(email: str, sent_to: str) -> None:
+    (address,) = as_read(recipient=Recipient(email=email))["To"].addresses
+    assert address.addr_spec == sent_to
+
+
+def test_message_ids_of_a_sender_in_another_script_are_ascii(tmp_path: Path) -> None:
+    settings = NotifySettings(var_dir=tmp_path, mail_from="Desk <help@exämple.com>")
+    assert settings.mail_domain == "xn--exmple-cua.com"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "alice@example.com.",
+        "alice@example..com",
+        "alice@.example.com",
+        "(alice@example.com",
+        "alice@[bad",
+        '""@example.com',
+    ],
+)
+def test_a_malformed_address_is_refused_for_good_not_retried(email: str) -> None:
+    # HeaderInjection makes the mail fail for good; any other error would be retried.
+    with pytest.raises(HeaderInjection):
+        message(recipient=Recipient(email=email))
+
+
+def test_a_lone_surrogate_in_a_body_is_replaced_not_fatal() -> None:
+    # Valid in a JSON string, so it can reach a template; it has no UTF-8 form.
+    read = as_read(rendered=RenderedEmail(subject="s", text="a\ud800b", html="x"))
+    plain = read.get_body(("plain",))
+    assert plain is not None
+    assert plain.get_content().rstrip() == "a?b"
+
+
+def test_a_long_unbroken_subject_stays_within_smtp_lines() -> None:
+    subject = "x" * 1200
+    written = message(rendered=RenderedEmail(subject=subject, text="x", html="x")).as_bytes()
+    assert max(len(line) for line in written.splitlines()) <= 998
+    assert _decoded(message_from_bytes(written, policy=policy.compat32)["Subject"]) == (
+        f"[SD-000042] {subject}"
+    )
 
 
 def test_an_address_that_is_not_ascii_before_the_at_is_refused_for_good() -> None:
@@ -179,7 +226,14 @@ def test_an_address_that_is_not_ascii_before_the_at_is_refused_for_good() -> Non
 
 @pytest.mark.parametrize("field", ["mail_from", "inbound_address"])
 @pytest.mark.parametrize(
-    "value", ["Desk <zoë@example.com>", "a@example.com, b@example.com", "the help desk"]
+    "value",
+    [
+        "Desk <zoë@example.com>",
+        "a@example.com, b@example.com",
+        "the help desk",
+        "Desk <help@example.com>\n",
+        "help@example..com",
+    ],
 )
 def test_a_sender_no_mail_could_carry_stops_notify_at_start_up(
     field: str, value: str, tmp_path: Path
@@ -202,6 +256,7 @@ def test_a_sender_no_mail_could_carry_stops_notify_at_start_up(
         {"recipient": Recipient(email="alice@example.com\r\nBcc: x@example.com")},
         {"reply_to": "a@example.com\nBcc: x@example.com"},
         {"sender": "Desk <d@example.com>\rX-Evil: 1"},
+        {"recipient": Recipient(email="alice@example.com", name="Alice \ud800")},
     ],
 )
 def test_a_line_break_in_any_header_is_refused(overrides: dict[str, object]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from deskside_kit.settings import ServiceSettings
-from deskside_notify.mail import HeaderInjection, mailbox
+from deskside_notify.mail import HeaderInjection, ascii_domain, configured_mailbox
 
 
 class NotifySettings(ServiceSettings):
@@ -112,13 +112,10 @@ class NotifySettings(ServiceSettings):
         ):
             if value is None:
                 continue
-            addresses = getaddresses([value])
             try:
-                one = len(addresses) == 1 and bool(mailbox(name, *addresses[0]))
+                configured_mailbox(name, value)
             except HeaderInjection:
-                one = False
-            if not one:
-                raise ValueError(f"{self.env_name(name)} must hold one email address")
+                raise ValueError(f"{self.env_name(name)} must hold one email address") from None
         return self
 
     @property
@@ -131,7 +128,8 @@ class NotifySettings(ServiceSettings):
 
     @property
     def mail_domain(self) -> str:
-        return self.sender_address.rpartition("@")[2]
+        # As DNS carries it: it ends every Message-ID, which must be ASCII.
+        return ascii_domain(self.sender_address.rpartition("@")[2])
 
     @property
     def reply_to(self) -> str:

@@ -12,11 +12,11 @@ is given and again when it writes the message out, and took 1.5 to 1.8 ms of CPU
 mail, two fifths of notify's time under a storm of events; this takes about 0.4.
 What the classic classes leave to the caller is done here: names and subjects
 that are not plain ASCII become RFC 2047 encoded words, every address is
-parsed and written in its normal form, bodies are quoted-printable with no line
-starting "From ", and the MIME boundary cannot occur in such a body. A property
-test checks that names, subjects and bodies of any text come back as they went
-in (up to runs of spaces), through the file transport's writer and through
-aiosmtplib's.
+parsed and written in its normal form (domains in IDNA), bodies are UTF-8 in
+quoted-printable with no line starting "From ", and the MIME boundary cannot
+occur in such a body. A property test checks that names, subjects and bodies
+of any text come back as they went in (headers up to runs of spaces, bodies up
+to their line ends), through the file transport's writer and aiosmtplib's.
 """
 
 from __future__ import annotations
@@ -28,18 +28,19 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
-from email import policy
-from email.charset import QP, Charset
+from email import policy, quoprimime
+from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import aiosmtplib
+import idna
 
 if TYPE_CHECKING:
     from deskside_notify.rules import Recipient
@@ -48,11 +49,9 @@ if TYPE_CHECKING:
 # CRLF line ends, as mail travels, and no ">From" in bodies (see `_text_part`).
 _POLICY = policy.compat32.clone(linesep="\r\n", mangle_from_=False)
 _FROM_LINE = re.compile(r"^From ", re.MULTILINE)
-# Bodies in quoted-printable: 7-bit clean for any server, and still readable as text.
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
-# CR, LF and the other control characters a header value must never carry.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# CR, LF and the other control characters a header value must never carry, and lone
+# surrogates (valid in JSON, not in UTF-8).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 class HeaderInjection(ValueError):
@@ -77,7 +76,7 @@ def thread_root_id(ticket_id: str, domain: str) -> str:
 
 def _checked(name: str, value: str) -> str:
     if _CONTROL.search(value):
-        raise HeaderInjection(f"The {name} header holds a line break or control character.")
+        raise HeaderInjection(f"The {name} header holds a line break or another control character.")
     return value
 
 
@@ -96,11 +95,11 @@ def build_message(
         subject = f"[{_checked('Subject', ticket_reference)}] {subject}"
     # "=_" never occurs in quoted-printable text, so no body can end a part early.
     message = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}", policy=_POLICY)
-    message["From"] = mailbox("From", *parseaddr(_checked("From", sender)))
+    message["From"] = configured_mailbox("From", sender)
     message["To"] = mailbox("To", recipient.name or "", recipient.email)
     if reply_to:
-        message["Reply-To"] = mailbox("Reply-To", *parseaddr(_checked("Reply-To", reply_to)))
-    message["Subject"] = subject if subject.isascii() else _words("Subject", subject)
+        message["Reply-To"] = configured_mailbox("Reply-To", reply_to)
+    message["Subject"] = subject if _plain(subject) else _words("Subject", subject)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = _checked("Message-ID", message_id)
     if thread_id:
@@ -111,6 +110,14 @@ def build_message(
     message.attach(_text_part("plain", rendered.text))
     message.attach(_text_part("html", rendered.html))
     return message
+
+
+def configured_mailbox(header: str, value: str) -> str:
+    """A configured sender ("Name <addr>" or "addr") as the header's text, as `mailbox`."""
+    addresses = getaddresses([_checked(header, value)])
+    if len(addresses) != 1:
+        raise HeaderInjection(f"The {header} header {value!r} is not one email address.")
+    return mailbox(header, *addresses[0])
 
 
 def mailbox(header: str, name: str, address: str) -> str:
@@ -127,33 +134,60 @@ def mailbox(header: str, name: str, address: str) -> str:
         raise refused
     try:
         parsed = Address(addr_spec=address)  # strict: one address and nothing around it
-        domain = parsed.domain if parsed.domain.isascii() else parsed.domain.encode("idna").decode()
-    except (ValueError, UnicodeError) as exc:
+        domain = ascii_domain(parsed.domain)
+    except (ValueError, UnicodeError, IndexError, AttributeError, HeaderParseError) as exc:
+        # Everything the standard library's address parser raises on a malformed one.
         raise refused from exc
+    if not parsed.username:
+        raise refused
     if not parsed.username.isascii():
         raise HeaderInjection(f"The {header} address {address!r} is not ASCII before the @.")
     addr_spec = Address(username=parsed.username, domain=domain).addr_spec
-    if not name:
+    if not name.strip():
         return addr_spec
-    if name.isascii() and "=?" not in name:  # "=?" would read as an encoded word
+    if _plain(name):
         return formataddr((name, addr_spec))
     return f"{_words(header, name)} <{addr_spec}>"
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain as DNS and SMTP carry it: names in other scripts in IDNA 2008 form.
+
+    IDNA 2008 (with UTS 46 mapping), not Python's built-in IDNA 2003 codec, which
+    would send mail for `straße.de` to `strasse.de`, a different domain.
+    """
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise HeaderInjection(f"The domain {domain!r} is not a valid name.") from exc
+
+
+def _plain(text: str) -> bool:
+    # Written as it is: ASCII, nothing a reader would take for an encoded word, and no
+    # word too long to fold within SMTP's 998-octet lines.
+    return text.isascii() and "=?" not in text and all(len(word) < 900 for word in text.split())
 
 
 def _words(header: str, text: str) -> str:
     # RFC 2047 encoded words of at most 75 characters each, separated by spaces, so
     # the header can be folded between them. Asked for lines of 74: with the default
-    # the standard library lets a word of 4-byte characters run to 76.
+    # the standard library lets a word run to 76.
     return Header(text, "utf-8", header_name=header).encode(linesep=" ", maxlinelen=74)
 
 
 def _text_part(subtype: str, text: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype, policy=_POLICY)
-    part.set_payload(text, _UTF8_QP)  # sets the charset and the encoding with it
+    part = MIMENonMultipart("text", subtype, policy=_POLICY, charset="utf-8")
     del part["MIME-Version"]  # the message says it once
-    # A line starting "From " is written as ">From " by mbox-minded writers, aiosmtplib's
-    # among them; encoded as "=46rom " it is left alone and reads the same.
-    part.set_payload(_FROM_LINE.sub("=46rom ", str(part.get_payload())))
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    # Lines of 74, not 76: room for the two characters "=46rom " adds. A line starting
+    # "From " is written as ">From " by mbox-minded writers, aiosmtplib's among them;
+    # encoded, it is left alone and reads the same.
+    # A lone surrogate (valid in JSON, not in UTF-8) becomes "?" rather than failing the mail.
+    utf8 = text.encode("utf-8", "replace").decode("latin-1")
+    encoded = quoprimime.body_encode(utf8, maxlinelen=74)
+    part.set_payload(_FROM_LINE.sub("=46rom ", encoded))
     return part
 
 
