@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
@@ -122,11 +123,12 @@ class NotifySettings(ServiceSettings):
     def resolved_mail_dir(self) -> Path:
         return self.mail_dir or self.var_dir / "mail"
 
-    @property
+    # Cached: every mail asks, and the settings never change (the model is frozen).
+    @cached_property
     def sender_address(self) -> str:
         return parseaddr(self.mail_from)[1]
 
-    @property
+    @cached_property
     def mail_domain(self) -> str:
         # As DNS carries it: it ends every Message-ID, which must be ASCII.
         return ascii_domain(self.sender_address.rpartition("@")[2])
