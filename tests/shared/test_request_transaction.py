@@ -63,15 +63,10 @@ def service() -> str:
     return "tickets"
 
 
-@pytest.fixture
-def tickets(service_app: FastAPI) -> FastAPI:
-    return service_app
-
-
-async def test_a_failed_commit_gives_the_idempotency_key_back(tickets: FastAPI) -> None:
-    tickets.include_router(_orders(commits_to_fail=[1]))
+async def test_a_failed_commit_gives_the_idempotency_key_back(service_app: FastAPI) -> None:
+    service_app.include_router(_orders(commits_to_fail=[1]))
     headers = {**ALICE, "Idempotency-Key": "order-1"}
-    async with serving(tickets) as client:
+    async with serving(service_app) as client:
         failed = await client.post("/orders", json={"item": "dock"}, headers=headers)
         retried = await client.post("/orders", json={"item": "dock"}, headers=headers)
         replayed = await client.post("/orders", json={"item": "dock"}, headers=headers)

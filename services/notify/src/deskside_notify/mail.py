@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from deskside_notify.rules import Recipient
     from deskside_notify.templates import RenderedEmail
 
-# CRLF line ends, as mail travels, and no ">From" in bodies (see `_text_part`).
-_POLICY = policy.compat32.clone(linesep="\r\n", mangle_from_=False)
+# CRLF line ends, as mail travels. (">From" is kept out of bodies by `_text_part`:
+# aiosmtplib writes with a policy of its own.)
+_POLICY = policy.compat32.clone(linesep="\r\n")
 _FROM_LINE = re.compile(r"^From ", re.MULTILINE)
 # CR, LF and the other control characters a header value must never carry, and lone
 # surrogates (valid in JSON, not in UTF-8).
