@@ -241,7 +241,7 @@ async def test_no_inside_target_is_ever_dialled(monkeypatch: pytest.MonkeyPatch)
         targets.append(f"https://{name}/hook")
 
     network = SpyNetwork()
-    sender = WebhookSender(EgressPolicy(), timeout=2, network_backend=network)
+    sender = WebhookSender(EgressPolicy(), timeout=2, socket_factory=network)
     delivered = []
     try:
         for url in targets:
@@ -272,7 +272,7 @@ async def test_a_dns_answer_that_changes_between_lookups_is_never_dialled_inside
         names.append(name)
 
     network = SpyNetwork()
-    sender = WebhookSender(EgressPolicy(), timeout=2, network_backend=network)
+    sender = WebhookSender(EgressPolicy(), timeout=2, socket_factory=network)
     try:
         for name in names:
             for _ in range(2):  # the second attempt sees the inside answer
@@ -315,7 +315,7 @@ async def test_a_redirect_to_an_inside_address_is_not_followed(
     async with serving_over_http(Redirector(), lifespan="off") as url:
         port = int(url.rsplit(":", 1)[1])
         network = SpyNetwork(routes={(PUBLIC, 80): port})
-        sender = WebhookSender(EgressPolicy(allow_http=True), timeout=2, network_backend=network)
+        sender = WebhookSender(EgressPolicy(allow_http=True), timeout=2, socket_factory=network)
         try:
             results = [
                 await sender.post(f"http://redirector.example/to/{location}", b"{}", {})

@@ -1,7 +1,7 @@
 """Webhook egress: unsafe targets are refused when saved and again at every connection.
 
-The connection checks are watched through a spy network backend: a refused
-target never reaches `connect_tcp`, so no private address is ever dialled.
+The connection checks are watched through a spy socket factory: a refused
+target never gets a socket, so no private address is ever dialled.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from starlette.types import Receive, Scope, Send
 
 from deskside_notify.egress import (
     EgressPolicy,
+    UnsafeConnection,
     UnsafeDestination,
     WebhookSender,
     check_url,
+    guarded_sockets,
     is_forbidden_address,
     parse_host_address,
 )
@@ -204,7 +206,7 @@ async def test_a_name_resolving_to_a_private_address_is_never_dialled(
     monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
     spy = SpyNetwork(passthrough=True)
-    sender = WebhookSender(EgressPolicy(allow_http=True), timeout=2, network_backend=spy)
+    sender = WebhookSender(EgressPolicy(allow_http=True), timeout=2, socket_factory=spy)
     rebinding(monkeypatch, address)
     try:
         # The name passed the check when it was saved; at connect time it points inside.
@@ -218,13 +220,48 @@ async def test_a_name_resolving_to_a_private_address_is_never_dialled(
     assert spy.asked == []
 
 
+async def test_a_name_with_one_private_answer_among_public_ones_is_refused_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def resolve(self: Any, host: str, port: int, **_: Any) -> list[Any]:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in ("93.184.216.34", "10.0.0.7")
+        ]
+
+    monkeypatch.setattr("asyncio.base_events.BaseEventLoop.getaddrinfo", resolve)
+    spy = SpyNetwork(passthrough=True)
+    sender = WebhookSender(EgressPolicy(allow_http=True), timeout=2, socket_factory=spy)
+    try:
+        result = await sender.post("http://mixed.example.com/hook", b"{}", {})
+    finally:
+        await sender.aclose()
+    # Not even the public answer is tried: a rebinding server would win the next time.
+    assert result.error == "Refused: mixed.example.com resolves to 10.0.0.7, not a public address."
+    assert spy.asked == []
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.7", "::1", "::ffff:169.254.169.254"])
+def test_no_socket_is_made_for_a_private_address_whatever_led_there(address: str) -> None:
+    # The last check, on the address a socket is about to connect to: it also covers an
+    # address written in the URL, which the resolver never sees.
+    spy = SpyNetwork(passthrough=True)
+    socket_for = guarded_sockets(EgressPolicy(), spy)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with pytest.raises(UnsafeConnection, match="not a public address"):
+        socket_for((family, socket.SOCK_STREAM, 6, "", (address, 443)))
+    assert spy.asked == []
+    with socket_for((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))):
+        assert spy.asked == [("93.184.216.34", 443)]
+
+
 async def test_the_checked_address_is_the_one_dialled(
     monkeypatch: pytest.MonkeyPatch, endpoint: tuple[Endpoint, str]
 ) -> None:
     _app, url = endpoint
     port = int(url.rsplit(":", 1)[1])
     spy = SpyNetwork(passthrough=True)
-    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2, network_backend=spy)
+    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2, socket_factory=spy)
     rebinding(monkeypatch, "127.0.0.1")
     try:
         result = await sender.post(f"http://receiver.example.com:{port}/hook", b"{}", {})
@@ -240,7 +277,7 @@ async def test_redirects_are_failures_and_are_not_followed(
     app, url = endpoint
     app.status, app.headers = 307, {"location": "http://169.254.169.254/latest"}
     spy = SpyNetwork(passthrough=True)
-    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2, network_backend=spy)
+    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2, socket_factory=spy)
     try:
         result = await sender.post(f"{url}/hook", b"{}", {})
     finally:

@@ -1,50 +1,47 @@
-"""A network backend for the webhook sender that records every connection it is asked for."""
+"""Sockets for the webhook sender that record every connection it is asked for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import socket
 from typing import Any
 
-import httpcore
 
+class SpyNetwork:
+    """Records each (host, port) the sender dials: pass it as `socket_factory`.
 
-class SpyNetwork(httpcore.AsyncNetworkBackend):
-    """Records each (host, port) the sender dials.
-
-    `passthrough`: make every connection for real. Otherwise make none (so no
-    packet can leave), except those `routes` maps onto a loopback port.
+    It is asked after the egress guard has checked the address, so what it
+    records is what would have gone out. `passthrough`: make every connection
+    for real. Otherwise make none (so no packet can leave), except those
+    `routes` maps onto a loopback port.
     """
 
     def __init__(
         self, *, passthrough: bool = False, routes: dict[tuple[str, int], int] | None = None
     ) -> None:
-        self.inner = httpcore.AnyIOBackend()
         self.passthrough = passthrough
         self.routes = routes or {}
         self.asked: list[tuple[str, int]] = []
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    def __call__(self, info: tuple[int, int, int, str, tuple[Any, ...]]) -> socket.socket:
+        family, kind, proto, _, address = info
+        host, port = str(address[0]), int(address[1])
         self.asked.append((host, port))
         if self.passthrough:
-            return await self.inner.connect_tcp(
-                host,
-                port,
-                timeout=timeout,
-                local_address=local_address,
-                socket_options=socket_options,
-            )
+            return socket.socket(family=family, type=kind, proto=proto)
         if (host, port) in self.routes:
-            return await self.inner.connect_tcp(
-                "127.0.0.1", self.routes[host, port], timeout=timeout
-            )
-        raise httpcore.ConnectError("the spy network connects nowhere")
+            return _Rerouted(self.routes[host, port])
+        raise ConnectionRefusedError("the spy network connects nowhere")
 
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+
+class _Rerouted(socket.socket):
+    """A socket that connects to a loopback port, whatever address it is given."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_STREAM)
+        self.port = port
+
+    def connect(self, address: Any) -> None:
+        super().connect(("127.0.0.1", self.port))
+
+    def connect_ex(self, address: Any) -> int:
+        return super().connect_ex(("127.0.0.1", self.port))

@@ -4,10 +4,10 @@ Two checks. When a subscription is saved, its URL must be `https` (unless
 `http` is allowed) and must not name a private address, however it is
 spelled: `2130706433`, `0177.0.0.1`, `127.1` and `[::ffff:127.0.0.1]` are all
 loopback. And at every connection, the host is resolved here, every address
-it resolves to is checked, and the socket connects to the checked address:
-a DNS answer that changes between the check and the connect (rebinding)
-cannot slip through. TLS still verifies the certificate against the host
-name, since httpcore takes the SNI name from the URL, not from the socket.
+it resolves to is checked, the socket connects to the checked address (a DNS
+answer that changes between the check and the connect, rebinding, cannot slip
+through), and the address each socket is about to connect to is checked once
+more. TLS still verifies the certificate against the URL's host name.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ import asyncio
 import ipaddress
 import re
 import socket
+import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import aiohttp
+import certifi
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -194,60 +196,73 @@ def _plain_ipv4(host: str) -> bool:
         return False
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves each host itself and connects only to addresses it has checked."""
-
-    def __init__(self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend) -> None:
-        self.policy = policy
-        self.inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        address = await self._checked_address(host, port)
-        return await self.inner.connect_tcp(
-            str(address),
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-
-    async def _checked_address(self, host: str, port: int) -> IPAddress:
-        literal = parse_host_address(host)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                answers = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
-                )
-            except OSError as exc:
-                raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from None
-            addresses = [
-                ipaddress.ip_address(str(answer[4][0]).split("%", 1)[0]) for answer in answers
-            ]
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} does not resolve")
-        if not self.policy.allow_private:
-            # Any forbidden answer refuses the host: picking the "good" one would let a
-            # rebinding server win the next time.
-            for address in addresses:
-                if is_forbidden_address(address):
-                    raise UnsafeConnection(f"{host} resolves to {address}, not a public address")
-        return addresses[0]
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+# aiohttp's type for what a socket factory is given: (family, type, proto, name, address).
+AddressInfo = tuple[int, int, int, str, tuple[Any, ...]]
+SocketFactory = Callable[[AddressInfo], socket.socket]
 
 
-class UnsafeConnection(httpcore.ConnectError):
+class UnsafeConnection(OSError):
     """A connection refused by the egress guard, before any packet left."""
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves each host itself, and refuses a host if any of its answers is not public."""
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self.policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[ResolveResult]:
+        try:
+            answers = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, family=family
+            )
+        except OSError as exc:
+            raise OSError(f"{host} does not resolve: {exc}") from None
+        results: list[ResolveResult] = []
+        for answer_family, _, proto, _, address in answers:
+            if not self.policy.allow_private:
+                # Any forbidden answer refuses the host: picking the "good" one would let a
+                # rebinding server win the next time.
+                checked = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+                if is_forbidden_address(checked):
+                    raise UnsafeConnection(f"{host} resolves to {checked}, not a public address")
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=str(address[0]),
+                    port=port,
+                    family=answer_family,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                )
+            )
+        if not results:
+            raise OSError(f"{host} does not resolve")
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+def guarded_sockets(policy: EgressPolicy, make: SocketFactory | None) -> SocketFactory:
+    """Checks the very address each socket is about to connect to.
+
+    The resolver checks names; this sees every connection, also to an address
+    written in the URL (which aiohttp never resolves), whatever path led there.
+    """
+
+    def socket_for(info: AddressInfo) -> socket.socket:
+        family, kind, proto, _, address = info
+        checked = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not policy.allow_private and is_forbidden_address(checked):
+            raise UnsafeConnection(f"{checked} is not a public address")
+        if make is not None:
+            return make(info)
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    return socket_for
 
 
 @dataclass(frozen=True)
@@ -265,37 +280,51 @@ class AttemptResult:
 
 
 class WebhookSender:
-    """Posts webhook bodies; never raises for what the network or the receiver does."""
+    """Posts webhook bodies; never raises for what the network or the receiver does.
+
+    On aiohttp's client, the gateway's own: a POST costs about a tenth of the
+    CPU it did on httpx, which was a third of notify's work during a storm of
+    creates (bench/README.md, eighth run). `socket_factory` is for tests: it
+    makes the sockets, after the guard has checked where they go.
+    """
 
     def __init__(
         self,
         policy: EgressPolicy,
         timeout: float = 10.0,
         *,
-        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        socket_factory: SocketFactory | None = None,
     ) -> None:
         self.policy = policy
         self.timeout = timeout
-        transport = httpx.AsyncHTTPTransport(trust_env=False)
-        # httpx 0.28 takes no network backend, so the pool it built is swapped for one
-        # with the same limits (httpx's defaults) and TLS context (certifi, verify on)
-        # plus the guard. httpcore still sends the URL's host name as SNI and checks
-        # the certificate against it (`server_hostname` in httpcore's `_connect`),
-        # though the socket was opened to an IP literal.
-        ssl_context = transport._pool._ssl_context
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(policy, network_backend or httpcore.AnyIOBackend()),
-        )
-        self.client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._socket_factory = socket_factory
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use: aiohttp binds a session to the running event loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=_GuardedResolver(self.policy),
+                # Every new connection is resolved and checked afresh, as DNS says now.
+                use_dns_cache=False,
+                socket_factory=guarded_sockets(self.policy, self._socket_factory),
+                # Verified against the URL's host name (aiohttp sends it as SNI and checks the
+                # certificate against it), with the same CA bundle as the rest of Deskside.
+                ssl=ssl.create_default_context(cafile=certifi.where()),
+                limit=100,
+                keepalive_timeout=5.0,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # The whole attempt is bounded in `post`, DNS included.
+                timeout=aiohttp.ClientTimeout(total=None),
+                # Never a proxy from the environment: the guard checks where packets go.
+                trust_env=False,
+                # The excerpt kept is the bytes as sent; nothing asks for them compressed.
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding",),
+            )
+        return self._session
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
         started = time.monotonic()
@@ -305,32 +334,33 @@ class WebhookSender:
 
         try:
             check_url(url, self.policy)
-            # httpx's timeouts are per phase; this one bounds the whole attempt, DNS
-            # included, so a receiver trickling its answer cannot hold a worker.
+            # One bound for the whole attempt, DNS included, so a receiver trickling
+            # its answer cannot hold a worker.
             async with asyncio.timeout(self.timeout):
-                async with self.client.stream(
-                    "POST", url, content=body, headers=headers
+                async with self._client().post(
+                    url, data=body, headers=headers, allow_redirects=False
                 ) as response:
                     excerpt = await _excerpt(response)
         except UnsafeDestination as exc:
             return AttemptResult(None, elapsed(), error=f"Refused: {exc}")
-        except httpx.InvalidURL as exc:
-            # check_url let it through, httpx cannot use it: refused, not a crash.
+        except aiohttp.InvalidURL as exc:
+            # check_url let it through, aiohttp cannot use it: refused, not a crash.
             return AttemptResult(None, elapsed(), error=f"Refused: the URL is not usable: {exc}.")
-        except (httpx.TimeoutException, TimeoutError):
+        except TimeoutError:
             return AttemptResult(None, elapsed(), error="Timed out.", timed_out=True)
-        except httpx.HTTPError as exc:
-            # httpx re-raises the guard's httpcore error as its own, chained to it.
-            if isinstance(exc.__cause__, UnsafeConnection):
-                return AttemptResult(None, elapsed(), error=f"Refused: {exc.__cause__}.")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            refusal = _refusal(exc)
+            if refusal is not None:
+                return AttemptResult(None, elapsed(), error=f"Refused: {refusal}.")
             return AttemptResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}")
+        status = response.status
         error = None
-        if response.is_redirect:
-            error = f"Answered {response.status_code}: redirects are not followed."
-        elif not response.is_success:
-            error = f"Answered {response.status_code}."
+        if status in _REDIRECTS and "location" in response.headers:
+            error = f"Answered {status}: redirects are not followed."
+        elif not 200 <= status < 300:
+            error = f"Answered {status}."
         return AttemptResult(
-            response.status_code,
+            status,
             elapsed(),
             error=error,
             response_excerpt=excerpt,
@@ -338,17 +368,33 @@ class WebhookSender:
         )
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
-async def _excerpt(response: httpx.Response) -> str:
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _refusal(exc: BaseException) -> UnsafeConnection | None:
+    """The guard's refusal behind an aiohttp error, if that is what it was."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UnsafeConnection):
+            return seen
+        cause = getattr(seen, "os_error", None)  # aiohttp's connector errors keep it here
+        seen = cause if isinstance(cause, BaseException) else seen.__cause__
+    return None
+
+
+async def _excerpt(response: aiohttp.ClientResponse) -> str:
     """The first 2 KiB of the answer; the rest is never read."""
     collected = b""
-    async for chunk in response.aiter_raw():
-        collected += chunk
-        if len(collected) >= RESPONSE_EXCERPT_BYTES:
+    while len(collected) < RESPONSE_EXCERPT_BYTES:
+        chunk = await response.content.read(RESPONSE_EXCERPT_BYTES - len(collected))
+        if not chunk:
             break
-    return collected[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
+        collected += chunk
+    return collected.decode("utf-8", errors="replace")
 
 
 def _retry_after(value: str | None) -> float | None:
