@@ -21,7 +21,8 @@ import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,8 @@ async def measure(
             timeout=aiohttp.ClientTimeout(total=30),
             connector=aiohttp.TCPConnector(limit=CONNECTIONS),
         ) as client,
+        _subscription(client, receiver.url, admin_token) as secret,
     ):
-        async with client.post(
-            "/v1/webhooks",
-            json={"url": receiver.url, "event_types": ["ticket.created"], "description": "bench"},
-            headers={"Authorization": f"Bearer {admin_token}"},
-        ) as subscribed:
-            subscribed.raise_for_status()
-            secret = (await subscribed.json())["secret"]
         headers = {"Authorization": f"Bearer {requester_token}"}
         sent_at: dict[str, float] = {}
         failures = 0
@@ -152,6 +147,32 @@ async def measure(
             for name in cpu_before
         },
     }
+
+
+@asynccontextmanager
+async def _subscription(
+    client: aiohttp.ClientSession, url: str, admin_token: str
+) -> AsyncIterator[str]:
+    """A `ticket.created` subscription for `url`, deleted again after; yields its secret.
+
+    Left behind, it would outlive its receiver: every later ticket would also be
+    posted to a closed port, and retried, at the cost of the next figure.
+    """
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    async with client.post(
+        "/v1/webhooks",
+        json={"url": url, "event_types": ["ticket.created"], "description": "bench"},
+        headers=admin,
+    ) as subscribed:
+        subscribed.raise_for_status()
+        subscription = await subscribed.json()
+    try:
+        yield subscription["secret"]
+    finally:
+        async with client.delete(
+            f"/v1/webhooks/{subscription['id']}", headers=admin
+        ) as unsubscribed:
+            unsubscribed.raise_for_status()
 
 
 def _cpu_seconds(processes: Mapping[str, int]) -> dict[str, float]:
