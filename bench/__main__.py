@@ -420,8 +420,9 @@ def _memory(stack: Stack) -> dict[str, float]:
 
 # What the stack still has to do after a figure that wrote: events to relay,
 # mail to send, webhooks to deliver. Each figure starts once it is done. Only
-# work due now counts: a delivery to the event figure's receiver, gone once that
-# figure ends, waits out its retry back-off and is no load meanwhile.
+# work due now counts: a retry waiting out its back-off is no load meanwhile.
+# (The event figure deletes its subscription when its receiver goes, and with
+# it the deliveries still owed to it.)
 BACKLOG = {
     "tickets": "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
     "notify": """

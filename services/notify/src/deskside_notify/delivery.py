@@ -142,17 +142,19 @@ class Mailer:
     async def _record(self, outcomes: dict[str, _MailOutcome]) -> None:
         async with self.sessions.write_transaction() as session:
             now = self.clock()
-            for stored in await NotifyRepository(session).notifications_by_id(outcomes):
+            repository = NotifyRepository(session)
+            # Nearly always every mail went: that is one UPDATE, not one for each.
+            sent = sorted(row_id for row_id, outcome in outcomes.items() if outcome.error is None)
+            if sent:
+                await repository.mark_sent(sent, now)
+            failed = [row_id for row_id, outcome in outcomes.items() if outcome.error is not None]
+            if not failed:
+                return
+            for stored in await repository.notifications_by_id(failed):
                 error, permanent = outcomes[stored.id]
                 stored.attempts += 1
                 stored.last_error = error
-                if error is None:
-                    stored.status, stored.sent_at, stored.next_attempt_at = (
-                        NotificationStatus.SENT.value,
-                        now,
-                        None,
-                    )
-                elif permanent:
+                if permanent:
                     stored.status, stored.next_attempt_at = NotificationStatus.FAILED.value, None
                     logger.warning("notification %s failed for good: %s", stored.id, error)
                 else:

@@ -107,14 +107,15 @@ class NotifyRepository:
     async def claim_due_notifications(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> Sequence[Notification]:
-        """Pending mail that is due, leased to this worker until `lease_until`.
+        """Pending mail that is due, leased to this worker until `lease_until`, oldest first.
 
         The lease is written and committed before sending, so no transaction stays
         open while the SMTP server talks; if this worker dies the lease runs out
-        and another sends the mail (at least once).
+        and another sends the mail (at least once). One statement picks, locks and
+        leases the rows: not a read, then an UPDATE for every row.
         """
-        statement = (
-            select(Notification)
+        due = (
+            select(Notification.id)
             .where(
                 Notification.status == NotificationStatus.PENDING.value,
                 col(Notification.next_attempt_at) <= now,
@@ -123,11 +124,30 @@ class NotifyRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        rows = (await self.session.exec(statement)).all()
-        for row in rows:
-            row.next_attempt_at = lease_until
-        await self.session.flush()
-        return rows
+        claimed = await self.session.exec(
+            update(Notification)
+            .where(col(Notification.id).in_(due))
+            .values(next_attempt_at=lease_until)
+            .returning(Notification)
+            .execution_options(synchronize_session=False)
+        )
+        rows = claimed.scalars().all()
+        return sorted(rows, key=lambda row: (row.created_at, row.id))
+
+    async def mark_sent(self, ids: Sequence[str], now: datetime) -> None:
+        """Record mail the server took: one statement for the lot, however many."""
+        await self.session.exec(
+            update(Notification)
+            .where(col(Notification.id).in_(ids))
+            .values(
+                status=NotificationStatus.SENT.value,
+                sent_at=now,
+                next_attempt_at=None,
+                attempts=col(Notification.attempts) + 1,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     async def notifications_by_id(self, ids: Iterable[str]) -> Sequence[Notification]:
         statement = select(Notification).where(col(Notification.id).in_(list(ids)))
@@ -219,8 +239,8 @@ class NotifyRepository:
         self, now: datetime, limit: int, lease_until: datetime
     ) -> Sequence[tuple[WebhookDelivery, WebhookSubscription]]:
         """Due deliveries to enabled endpoints, leased like `claim_due_notifications`."""
-        statement = (
-            select(WebhookDelivery, WebhookSubscription)
+        due = (
+            select(WebhookDelivery.id)
             .join(
                 WebhookSubscription,
                 col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id),
@@ -234,11 +254,25 @@ class NotifyRepository:
             .limit(limit)
             .with_for_update(skip_locked=True, of=WebhookDelivery)
         )
-        rows = (await self.session.exec(statement)).all()
-        for delivery, _subscription in rows:
-            delivery.next_attempt_at = lease_until
-        await self.session.flush()
-        return [(delivery, subscription) for delivery, subscription in rows]
+        claimed = await self.session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(due))
+            .values(next_attempt_at=lease_until)
+            .returning(WebhookDelivery)
+            .execution_options(synchronize_session=False)
+        )
+        deliveries = sorted(claimed.scalars().all(), key=lambda row: (row.created_at, row.id))
+        if not deliveries:
+            return []
+        subscriptions = {
+            row.id: row
+            for row in await self.subscriptions_by_id({row.subscription_id for row in deliveries})
+        }
+        return [
+            (delivery, subscriptions[delivery.subscription_id])
+            for delivery in deliveries
+            if delivery.subscription_id in subscriptions
+        ]
 
     async def requeue_deliveries(self, subscription_id: str, since: datetime, now: datetime) -> int:
         statement = (
