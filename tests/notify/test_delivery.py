@@ -23,7 +23,13 @@ from deskside_notify.delivery import Mailer
 from tests.notify.conftest import ADMIN, SERVICE, SettingsFor, dispatcher_of, mailer_of
 from tests.notify.factories import batch, ticket, ticket_event
 from tests.support.apps import serving
-from tests.support.receivers import MailServer, WebhookReceiver, mail_server, webhook_receiver
+from tests.support.receivers import (
+    REFUSED_DOMAIN,
+    MailServer,
+    WebhookReceiver,
+    mail_server,
+    webhook_receiver,
+)
 
 
 class Clock:
@@ -119,6 +125,58 @@ class TestMail:
         assert len(items) == 5
         assert all(item["attempts"] == 1 and "451" in item["last_error"] for item in items)
 
+    async def test_a_round_of_mail_goes_over_one_connection(
+        self, smtp_client: httpx.AsyncClient, smtp: MailServer
+    ) -> None:
+        events = [ticket_event(read=ticket(reference=f"SD-{n:06d}")) for n in range(1, 6)]
+        await smtp_client.post("/internal/events", json=batch(*events), headers=SERVICE)
+
+        assert await mailer_of(smtp_client).run_once() == 5
+
+        assert len(smtp.messages) == 5
+        assert smtp.connections == 1
+        log = await smtp_client.get("/v1/notifications?status=sent", headers=ADMIN)
+        assert len(log.json()["items"]) == 5
+
+    async def test_a_server_that_hangs_up_between_mails_still_gets_all_of_them(
+        self, smtp_client: httpx.AsyncClient, smtp: MailServer
+    ) -> None:
+        smtp.hang_up_after_each_message()
+        events = [ticket_event(read=ticket(reference=f"SD-{n:06d}")) for n in range(1, 4)]
+        await smtp_client.post("/internal/events", json=batch(*events), headers=SERVICE)
+
+        assert await mailer_of(smtp_client).run_once() == 3
+
+        assert sorted(m["Subject"][:11] for m in smtp.messages) == [
+            f"[SD-{n:06d}]" for n in range(1, 4)
+        ]
+        assert smtp.connections == 3
+        log = await smtp_client.get("/v1/notifications?status=sent", headers=ADMIN)
+        assert len(log.json()["items"]) == 3
+
+    async def test_a_refused_mail_in_a_round_does_not_stop_the_others(
+        self, smtp_client: httpx.AsyncClient, smtp: MailServer
+    ) -> None:
+        await smtp_client.post(
+            "/internal/events",
+            json=batch(
+                ticket_event(read=ticket(reference="SD-000001")),
+                ticket_event(
+                    read=ticket(reference="SD-000002", requester_email=f"x{REFUSED_DOMAIN}")
+                ),
+                ticket_event(read=ticket(reference="SD-000003")),
+            ),
+            headers=SERVICE,
+        )
+
+        assert await mailer_of(smtp_client).run_once() == 3
+
+        assert sorted(m["Subject"][:11] for m in smtp.messages) == ["[SD-000001]", "[SD-000003]"]
+        failed = await smtp_client.get("/v1/notifications?status=failed", headers=ADMIN)
+        (refused,) = failed.json()["items"]
+        assert refused["ticket_reference"] == "SD-000002"
+        assert "550" in refused["last_error"]
+
     async def test_mail_a_dead_replica_had_claimed_is_sent_by_another_after_its_lease(
         self, smtp_client: httpx.AsyncClient, smtp: MailServer
     ) -> None:
@@ -132,6 +190,9 @@ class TestMail:
         sending = asyncio.Event()
 
         class HangingTransport:
+            def connection(self) -> contextlib.nullcontext[None]:
+                return contextlib.nullcontext()
+
             async def send(self, message: object) -> None:
                 sending.set()
                 await asyncio.Event().wait()
@@ -171,6 +232,9 @@ class TestMail:
         sent: list[str] = []
 
         class SecondMailHangs:
+            def connection(self) -> contextlib.nullcontext[None]:
+                return contextlib.nullcontext()
+
             async def send(self, message: Message) -> None:
                 if sent:
                     hanging.set()

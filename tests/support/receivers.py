@@ -102,10 +102,24 @@ async def webhook_receiver(secret: str | None = None) -> AsyncIterator[WebhookRe
         yield receiver
 
 
+# Mail for this domain is refused at RCPT, for good (550).
+REFUSED_DOMAIN = "@refuse.test"
+
+
 class _Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.sessions: list[Session] = []  # the connection each message came over, in order
         self.refusing = False
+        self.hanging_up = False
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.endswith(REFUSED_DOMAIN):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refusing:
@@ -115,6 +129,10 @@ class _Inbox:
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.sessions.append(session)
+        if self.hanging_up and server.transport is not None:
+            # Right after the answer, as a server ending idle or over-long sessions does.
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 OK"
 
 
@@ -128,8 +146,16 @@ class MailServer:
     def messages(self) -> list[EmailMessage]:
         return self.inbox.messages
 
+    @property
+    def connections(self) -> int:
+        """How many SMTP connections the messages came over."""
+        return len({id(session) for session in self.inbox.sessions})
+
     def refuse(self, refusing: bool) -> None:
         self.inbox.refusing = refusing
+
+    def hang_up_after_each_message(self) -> None:
+        self.inbox.hanging_up = True
 
     async def wait_for(self, count: int, within: float = 20.0) -> list[EmailMessage]:
         deadline = time.monotonic() + within

@@ -102,13 +102,15 @@ class Mailer:
         unrecorded: dict[str, _MailOutcome] = {}
         first_unrecorded = 0.0
         try:
-            for row in rows:
-                if not unrecorded:
-                    first_unrecorded = time.monotonic()
-                unrecorded[row.id] = await self._send(row)
-                if time.monotonic() - first_unrecorded >= MAIL_RECORD_SECONDS:
-                    outcomes, unrecorded = unrecorded, {}
-                    await self._record(outcomes)
+            # A round's mail shares one connection to the server, not one each.
+            async with self.transport.connection():
+                for row in rows:
+                    if not unrecorded:
+                        first_unrecorded = time.monotonic()
+                    unrecorded[row.id] = await self._send(row)
+                    if time.monotonic() - first_unrecorded >= MAIL_RECORD_SECONDS:
+                        outcomes, unrecorded = unrecorded, {}
+                        await self._record(outcomes)
         finally:
             if unrecorded:
                 # Even when the round is cancelled (a shutdown): mail that went out is

@@ -22,12 +22,15 @@ to their line ends), through the file transport's writer and aiosmtplib's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from email import policy, quoprimime
 from email.errors import HeaderParseError
@@ -198,6 +201,10 @@ def _text_part(subtype: str, text: str) -> MIMENonMultipart:
 
 
 class MailTransport(Protocol):
+    def connection(self) -> AbstractAsyncContextManager[None]:
+        """Mail sent inside shares what a transport can share: one SMTP connection."""
+        ...
+
     async def send(self, message: Message) -> None: ...
 
 
@@ -206,6 +213,9 @@ class FileTransport:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+
+    def connection(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
     async def send(self, message: Message) -> None:
         await asyncio.to_thread(self._write, message)
@@ -221,7 +231,14 @@ class FileTransport:
 
 
 class SmtpTransport:
-    """Sends through an SMTP server (STARTTLS or TLS, optional login, timeouts)."""
+    """Sends through an SMTP server (STARTTLS or TLS, optional login, timeouts).
+
+    Mail sent within `connection()` shares one connection, opened for the first
+    and closed after the last: a round of twenty mails is one TCP connection, one
+    TLS handshake and one login, not twenty of each. A connection the server
+    closed between two mails is opened again once; after any other failure it is
+    dropped, and the next mail opens a new one.
+    """
 
     def __init__(
         self,
@@ -236,19 +253,33 @@ class SmtpTransport:
         self.host, self.port = host, port
         self.username, self.password = username, password
         self.security, self.timeout = security, timeout
+        self._sharing = False
+        self._client: aiosmtplib.SMTP | None = None
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[None]:
+        self._sharing = True
+        try:
+            yield
+        except BaseException:
+            self._drop()  # a shutdown or a bug: no polite QUIT to wait for
+            raise
+        finally:
+            self._sharing = False
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
 
     async def send(self, message: Message) -> None:
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.security == "tls",
-                start_tls=self.security == "starttls",
-                timeout=self.timeout,
-            )
+            if self._sharing:
+                await self._send_on_shared(message)
+            else:
+                async with self._connect() as client:
+                    await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             raise TransportError(
@@ -266,3 +297,40 @@ class SmtpTransport:
                 f"The SMTP server at {self.host}:{self.port} cannot be reached: {exc}",
                 temporary=True,
             ) from None
+
+    async def _send_on_shared(self, message: Message) -> None:
+        reused = self._client is not None and self._client.is_connected
+        if not reused:
+            self._drop()
+            self._client = self._connect()
+            await self._client.connect()
+        client = self._client
+        assert client is not None
+        try:
+            await client.send_message(message)
+        except aiosmtplib.SMTPServerDisconnected:
+            self._drop()
+            if not reused:
+                raise
+            # Closed by the server while idle between two mails: once more, on a new one.
+            await self._send_on_shared(message)
+        except BaseException:
+            # A refusal leaves the session usable, but not every failure does: start afresh.
+            self._drop()
+            raise
+
+    def _connect(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            timeout=self.timeout,
+        )
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
