@@ -148,8 +148,12 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_relay(sessions: Sessions, http: httpx.AsyncClient, clock: FakeClock) -> MakeRelay:
-    def make(url: str, *, token: str = SERVICE_TOKEN, batch_size: int = 100) -> OutboxRelay:
-        return OutboxRelay(sessions, http, url, token, batch_size=batch_size, clock=clock)
+    def make(
+        url: str, *, token: str = SERVICE_TOKEN, batch_size: int = 100, linger: float = 0.0
+    ) -> OutboxRelay:
+        return OutboxRelay(
+            sessions, http, url, token, batch_size=batch_size, linger=linger, clock=clock
+        )
 
     return make
 
@@ -241,6 +245,24 @@ class TestSending:
         assert [event["subject"] for event in stand_in.received] == subjects
         assert in_order(stand_in.subjects_in_arrival_order())
         assert await unsent_count(sessions) == 0
+
+    async def test_a_burst_committed_while_the_relay_lingers_goes_in_one_batch(
+        self, sessions: Sessions, notify: tuple[NotifyStandIn, str], make_relay: MakeRelay
+    ) -> None:
+        stand_in, url = notify
+        relay = make_relay(url, linger=0.3)
+        rounds = RoundsOf(relay)
+
+        async with periodically("relay", 60, rounds.run, wakeup=sessions.outbox_written):
+            # The first commit wakes the relay; the rest land while it lingers.
+            await record(sessions, ["tkt_a"])
+            for subject in ["tkt_b", "tkt_a", "tkt_c"]:
+                await record(sessions, [subject])
+            await asyncio.wait_for(rounds.ended.wait(), timeout=5)
+
+        assert rounds.sent[0] == 4
+        assert [len(batch) for batch in stand_in.batches] == [4]
+        assert in_order(stand_in.subjects_in_arrival_order())
 
 
 class TestFailures:

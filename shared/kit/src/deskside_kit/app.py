@@ -110,6 +110,7 @@ async def _outbox_relay(app: FastAPI, settings: ServiceSettings) -> AsyncIterato
             client,
             str(settings.notify_url),
             service_token,
+            linger=settings.relay_linger,
             registry=app.state.metrics.registry,
         )
         app.state.outbox_relay = relay

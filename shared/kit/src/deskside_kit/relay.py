@@ -18,6 +18,7 @@ would stall every request of the service for as long as notify takes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -76,6 +77,7 @@ class OutboxRelay:
         service_token: str,
         *,
         batch_size: int = MAX_BATCH,
+        linger: float = 0.0,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -86,6 +88,7 @@ class OutboxRelay:
         self.events_url = str(notify_url).rstrip("/") + EVENTS_PATH
         self.service_token = service_token
         self.batch_size = batch_size
+        self.linger = linger
         self.clock = clock
         # Only Sessions for SQLite serialise writers themselves; elsewhere rows are locked.
         self.locks_rows = sessions.write_lock is None
@@ -121,6 +124,11 @@ class OutboxRelay:
         """
         if self.is_backing_off:
             return 0
+        if self.linger:
+            # Woken by the first commit of a burst, the round lets the rest of it land:
+            # under load, one request to notify and one intake for several events, not
+            # one of each per event. Notify's rounds then find several rows each too.
+            await asyncio.sleep(self.linger)
         sent = 0
         try:
             more = True

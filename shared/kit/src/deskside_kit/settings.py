@@ -215,6 +215,13 @@ class RelaySettings(BaseSettings):
     relay_interval: float = Field(
         default=0.5, gt=0, description="Seconds between looks at the outbox for new events."
     )
+    relay_linger: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Seconds a relay round waits before it reads the outbox, so the events "
+        "of a burst leave in one batch rather than one request each.",
+    )
 
 
 def load_or_create_secret(path: Path) -> str:
