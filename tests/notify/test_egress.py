@@ -28,6 +28,7 @@ from deskside_notify.egress import (
     guarded_sockets,
     is_forbidden_address,
     parse_host_address,
+    retry_after_seconds,
 )
 from tests.support.servers import serving_over_http
 from tests.support.spy_network import SpyNetwork
@@ -179,9 +180,12 @@ class Endpoint:
         self.status = 200
         self.headers: dict[str, str] = {}
         self.body = b"ok"
+        self.cookies_sent: list[str | None] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await Request(scope, receive).body()
+        request = Request(scope, receive)
+        await request.body()
+        self.cookies_sent.append(request.headers.get("cookie"))
         await Response(self.body, self.status, headers=self.headers)(scope, receive, send)
 
 
@@ -330,6 +334,50 @@ async def test_retry_after_given_as_a_date_becomes_seconds(
     assert result.status_code == 503
     assert result.retry_after is not None
     assert 500 <= result.retry_after <= 600
+
+
+async def test_a_cookie_one_receiver_sets_is_never_sent_on(
+    monkeypatch: pytest.MonkeyPatch, endpoint: tuple[Endpoint, str]
+) -> None:
+    app, url = endpoint
+    port = int(url.rsplit(":", 1)[1])
+    # A name, not an address: cookie jars keep no cookies for bare addresses.
+    rebinding(monkeypatch, "127.0.0.1")
+    app.headers = {"set-cookie": "tenant_a=secret; Domain=example.com; Path=/"}
+    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2)
+    try:
+        results = [
+            await sender.post(f"http://{host}.example.com:{port}/hook", b"{}", {})
+            for host in ("a", "b")
+        ]
+    finally:
+        await sender.aclose()
+    assert all(result.succeeded for result in results)
+    assert app.cookies_sent == [None, None]
+
+
+async def test_a_sender_closed_and_used_again_still_sends(
+    endpoint: tuple[Endpoint, str],
+) -> None:
+    _app, url = endpoint
+    sender = WebhookSender(LOOPBACK_ALLOWED, timeout=2)
+    try:
+        assert (await sender.post(f"{url}/hook", b"{}", {})).succeeded
+        await sender.aclose()
+        assert (await sender.post(f"{url}/hook", b"{}", {})).succeeded
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("120", 120.0), (" 30 ", 30.0), ("²", None), ("١٢", None), ("soon", None), ("", None)],
+)
+def test_retry_after_is_seconds_in_ascii_digits_or_nothing(
+    value: str, seconds: float | None
+) -> None:
+    # A receiver's header must never turn a delivery it took into a crash and a resend.
+    assert retry_after_seconds(value) == seconds
 
 
 @pytest.fixture

@@ -111,6 +111,10 @@ class Mailer:
                     if time.monotonic() - first_unrecorded >= MAIL_RECORD_SECONDS:
                         outcomes, unrecorded = unrecorded, {}
                         await self._record(outcomes)
+                # Before saying goodbye to the server, which may take its time over it.
+                if unrecorded:
+                    outcomes, unrecorded = unrecorded, {}
+                    await self._record(outcomes)
         finally:
             if unrecorded:
                 # Even when the round is cancelled (a shutdown): mail that went out is

@@ -320,6 +320,8 @@ class WebhookSender:
                 timeout=aiohttp.ClientTimeout(total=None),
                 # Never a proxy from the environment: the guard checks where packets go.
                 trust_env=False,
+                # No cookies kept: one receiver must not set what another is sent.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 # The excerpt kept is the bytes as sent; nothing asks for them compressed.
                 auto_decompress=False,
                 skip_auto_headers=("Accept-Encoding",),
@@ -341,6 +343,7 @@ class WebhookSender:
                     url, data=body, headers=headers, allow_redirects=False
                 ) as response:
                     excerpt = await _excerpt(response)
+                    retry_after = retry_after_seconds(response.headers.get("retry-after"))
         except UnsafeDestination as exc:
             return AttemptResult(None, elapsed(), error=f"Refused: {exc}")
         except aiohttp.InvalidURL as exc:
@@ -364,12 +367,13 @@ class WebhookSender:
             elapsed(),
             error=error,
             response_excerpt=excerpt,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=retry_after,
         )
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -397,14 +401,16 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
     return collected.decode("utf-8", errors="replace")
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from `Retry-After`, given as seconds or as an HTTP date."""
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from `Retry-After`, given as seconds or as an HTTP date; None if neither."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    value = value.strip()
+    # ASCII digits only: "²" and "١٢" are digits to str.isdigit, not to float().
+    if value.isascii() and value.isdigit():
+        return float(value)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, moment.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, moment.timestamp() - time.time())

@@ -270,8 +270,10 @@ class SmtpTransport:
         if client is not None and client.is_connected:
             try:
                 await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            except BaseException as exc:
                 client.close()
+                if not isinstance(exc, (aiosmtplib.SMTPException, OSError, TimeoutError)):
+                    raise  # cancelled: closed all the same
 
     async def send(self, message: Message) -> None:
         try:
@@ -312,7 +314,9 @@ class SmtpTransport:
             self._drop()
             if not reused:
                 raise
-            # Closed by the server while idle between two mails: once more, on a new one.
+            # Closed by the server between two mails (an idle timeout, a limit of mails per
+            # connection): once more, on a new one. Had it gone after taking the message, it
+            # is sent twice, as a retry later would: at least once, as ever.
             await self._send_on_shared(message)
         except BaseException:
             # A refusal leaves the session usable, but not every failure does: start afresh.

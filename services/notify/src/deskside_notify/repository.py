@@ -129,13 +129,17 @@ class NotifyRepository:
             .where(col(Notification.id).in_(due))
             .values(next_attempt_at=lease_until)
             .returning(Notification)
-            .execution_options(synchronize_session=False)
+            # Rows the session already holds are refreshed from what the UPDATE returns.
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
         rows = claimed.scalars().all()
         return sorted(rows, key=lambda row: (row.created_at, row.id))
 
     async def mark_sent(self, ids: Sequence[str], now: datetime) -> None:
-        """Record mail the server took: one statement for the lot, however many."""
+        """Record mail the server took: one statement for the lot, however many.
+
+        Objects the session already holds for these rows are not updated: read them after.
+        """
         await self.session.exec(
             update(Notification)
             .where(col(Notification.id).in_(ids))
@@ -259,7 +263,7 @@ class NotifyRepository:
             .where(col(WebhookDelivery.id).in_(due))
             .values(next_attempt_at=lease_until)
             .returning(WebhookDelivery)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
         deliveries = sorted(claimed.scalars().all(), key=lambda row: (row.created_at, row.id))
         if not deliveries:
