@@ -382,9 +382,11 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 def _refusal(exc: BaseException) -> UnsafeConnection | None:
     """The guard's refusal behind an aiohttp error, if that is what it was."""
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:  # a cycle of causes ends the walk
         if isinstance(seen, UnsafeConnection):
             return seen
+        visited.add(id(seen))
         cause = getattr(seen, "os_error", None)  # aiohttp's connector errors keep it here
         seen = cause if isinstance(cause, BaseException) else seen.__cause__
     return None
