@@ -11,6 +11,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from deskside_contracts.events import Event
 from deskside_contracts.notify import DeliveryStatus, NotificationStatus
@@ -28,6 +29,8 @@ from deskside_notify.models import (
 
 # The rows recording a webhook attempt locks.
 _Keyed = TypeVar("_Keyed", WebhookSubscription, WebhookDelivery)
+# The rows workers claim with a lease.
+_Leased = TypeVar("_Leased", Notification, WebhookDelivery)
 
 
 @dataclass(frozen=True)
@@ -124,16 +127,7 @@ class NotifyRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claimed = await self.session.exec(
-            update(Notification)
-            .where(col(Notification.id).in_(due))
-            .values(next_attempt_at=lease_until)
-            .returning(Notification)
-            # Rows the session already holds are refreshed from what the UPDATE returns.
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        rows = claimed.scalars().all()
-        return sorted(rows, key=lambda row: (row.created_at, row.id))
+        return await self._lease(Notification, due, lease_until)
 
     async def mark_sent(self, ids: Sequence[str], now: datetime) -> None:
         """Record mail the server took: one statement for the lot, however many.
@@ -258,14 +252,7 @@ class NotifyRepository:
             .limit(limit)
             .with_for_update(skip_locked=True, of=WebhookDelivery)
         )
-        claimed = await self.session.exec(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id).in_(due))
-            .values(next_attempt_at=lease_until)
-            .returning(WebhookDelivery)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        deliveries = sorted(claimed.scalars().all(), key=lambda row: (row.created_at, row.id))
+        deliveries = await self._lease(WebhookDelivery, due, lease_until)
         if not deliveries:
             return []
         subscriptions = {
@@ -277,6 +264,20 @@ class NotifyRepository:
             for delivery in deliveries
             if delivery.subscription_id in subscriptions
         ]
+
+    async def _lease(
+        self, model: type[_Leased], due: SelectOfScalar[str], lease_until: datetime
+    ) -> list[_Leased]:
+        """Lease the rows `due` picks (and locks) until `lease_until`; oldest first."""
+        claimed = await self.session.exec(
+            update(model)
+            .where(col(model.id).in_(due))
+            .values(next_attempt_at=lease_until)
+            .returning(model)
+            # Rows the session already holds are refreshed from what the UPDATE returns.
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return sorted(claimed.scalars().all(), key=lambda row: (row.created_at, row.id))
 
     async def requeue_deliveries(self, subscription_id: str, since: datetime, now: datetime) -> int:
         statement = (
