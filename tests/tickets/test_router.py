@@ -9,6 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from deskside_tickets.app import create_app
+from deskside_tickets.config import TicketsSettings
+from deskside_tickets.repository import ReferenceNumbers
+from tests.support.apps import serving
 from tests.support.tokens import bearer
 from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, open_ticket
 
@@ -50,6 +54,21 @@ class TestCreateTicket:
 
         references = sorted(ticket["reference"] for ticket in tickets)
         assert references == [f"SD-{n:06d}" for n in range(1, 21)]
+
+    async def test_replicas_never_share_a_number(
+        self, settings: TicketsSettings, backend: str
+    ) -> None:
+        # Two processes on one database. On PostgreSQL each draws its own block of
+        # numbers, so the second replica's first ticket comes after the first's block.
+        async with serving(create_app(settings)) as first, serving(create_app(settings)) as second:
+            references = [
+                (await open_ticket(replica, ALICE))["reference"]
+                for replica in (first, first, second, first, second)
+            ]
+
+        block = ReferenceNumbers.BLOCK
+        expected = [1, 2, block + 1, 3, block + 2] if backend == "postgresql" else [1, 2, 3, 4, 5]
+        assert references == [f"SD-{n:06d}" for n in expected]
 
     async def test_a_missing_title_names_the_field(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/tickets", json={"description": "no title"}, headers=ALICE)

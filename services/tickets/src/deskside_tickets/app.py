@@ -17,7 +17,7 @@ from deskside_kit.webhooks import WebhookVerifier
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.inbound import InboundProcessor
 from deskside_tickets.policies import SlaPolicyService
-from deskside_tickets.repository import TicketRepository
+from deskside_tickets.repository import ReferenceNumbers, TicketRepository
 from deskside_tickets.router import (
     agents_router,
     groups_router,
@@ -44,6 +44,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             )
             app.state.policy_snapshot = Snapshot(settings.snapshot_seconds)
             app.state.routing_snapshot = Snapshot(settings.snapshot_seconds)
+            app.state.reference_numbers = ReferenceNumbers()
 
             async def housekeeping() -> None:
                 sessions: Sessions = app.state.sessions

@@ -40,6 +40,7 @@ async def _ticket_service(request: Request, session: Session, settings: Settings
         state.technologies,
         state.policy_snapshot,
         state.routing_snapshot,
+        state.reference_numbers,
     )
 
 

@@ -3,8 +3,10 @@ transaction commits once, in the session dependency."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +17,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from deskside_kit.database import UtcDateTime, dialect_of
+from deskside_kit.database import UtcDateTime, dialect_of, insert_new
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import (
     Agent,
@@ -68,15 +70,42 @@ class TicketFilters:
     visible_to: str | None = None
 
 
+class ReferenceNumbers:
+    """Ticket numbers drawn from PostgreSQL's sequence a block at a time, for one process.
+
+    Drawn one by one, each number cost a create a round trip of its own, about a
+    twelfth of its CPU. Drawn twenty at a time, nineteen creates in twenty need
+    none. Numbers stay unique and are never reused. The price: a process that
+    stops leaves the rest of its block unused, a gap like the one a rolled-back
+    create leaves; and replicas draw different blocks, so across replicas a
+    later ticket may have a lower number.
+    """
+
+    BLOCK = 20
+
+    def __init__(self, block: int = BLOCK) -> None:
+        self.block = block
+        self._numbers: deque[int] = deque()
+        self._drawing = asyncio.Lock()
+
+    async def take(self, draw: Callable[[int], Awaitable[Sequence[int]]]) -> int:
+        # One create draws the next block; the others wait for it rather than draw too.
+        async with self._drawing:
+            if not self._numbers:
+                self._numbers.extend(sorted(await draw(self.block)))
+            return self._numbers.popleft()
+
+
 class TicketRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def next_reference_number(self) -> int:
+    async def next_reference_number(self, numbers: ReferenceNumbers | None = None) -> int:
         """The next ticket number: unique under concurrent creates and never reused."""
         if dialect_of(self.session) == "postgresql":
-            number = await self.session.exec(select(TICKET_REFERENCE_SEQUENCE.next_value()))
-            return int(number.one())
+            if numbers is not None:
+                return await numbers.take(self._draw_numbers)
+            return (await self._draw_numbers(1))[0]
         # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
         result = await self.session.exec(
             update(ReferenceCounter)
@@ -85,6 +114,18 @@ class TicketRepository:
             .returning(col(ReferenceCounter.value))
         )
         return int(result.scalar_one())
+
+    async def _draw_numbers(self, count: int) -> Sequence[int]:
+        drawn = await self.session.exec(
+            select(TICKET_REFERENCE_SEQUENCE.next_value()).select_from(
+                func.generate_series(1, count)
+            )
+        )
+        return [int(number) for number in drawn.all()]
+
+    async def insert_new(self) -> None:
+        """Write the rows added to the session so far, in one statement where it can."""
+        await insert_new(self.session)
 
     async def add(self, row: Any) -> None:
         self.session.add(row)

@@ -85,7 +85,7 @@ from deskside_tickets.models import (
     Watcher,
 )
 from deskside_tickets.people import agents_to_read
-from deskside_tickets.repository import TicketFilters, TicketRepository
+from deskside_tickets.repository import ReferenceNumbers, TicketFilters, TicketRepository
 from deskside_tickets.sla import Policy
 from deskside_tickets.technologies import Lookup, TechnologyDirectory
 
@@ -219,8 +219,11 @@ class TicketService:
         directory: TechnologyDirectory | None,
         policy_snapshot: Snapshot[dict[str, KnownPolicy]] | None = None,
         routing_snapshot: Snapshot[dict[int, str]] | None = None,
+        reference_numbers: ReferenceNumbers | None = None,
     ) -> None:
         self.repository = repository
+        # The app's block of ticket numbers (PostgreSQL); without it, one drawn per create.
+        self.reference_numbers = reference_numbers
         self.settings = settings
         self.directory = directory
         # Requests share the app's snapshots of the SLA policies and of the groups
@@ -280,7 +283,7 @@ class TicketService:
         # Asked before the transaction writes anything: a slow inventory then
         # delays this request only, never holds a lock others wait on.
         lookup = await self._look_up(data.technology)
-        number = await self.repository.next_reference_number()
+        number = await self.repository.next_reference_number(self.reference_numbers)
         requester = data.requester
         ticket = Ticket(
             number=number,
@@ -312,11 +315,10 @@ class TicketService:
         self._history(ticket, principal.sub, "created")
         await self._route(ticket)
         created = await self._emit("ticket.created", ticket)
-        # One flush for the ticket, its history and its event, before the caller adds rows
-        # that refer to it (an alert's link). Without ORM relationships a flush orders its
-        # inserts by class name, not by foreign key: Ticket sorts before TicketChange, and
-        # every create would fail on the foreign key if that ever changed.
-        await self.repository.session.flush()
+        # Written now, before the caller adds rows that refer to it (an alert's link):
+        # the ticket, its history and its event, in the order they were added, which
+        # puts the ticket before the rows whose foreign keys name it.
+        await self.repository.insert_new()
         return created
 
     async def _look_up(self, key: str | None) -> Lookup | None:

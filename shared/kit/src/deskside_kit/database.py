@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,11 +29,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, Insert, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.orm import SessionTransaction, make_transient_to_detached
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session as SyncSession
@@ -232,6 +233,70 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     Asked twice for the same action (a bound method of the same object), it runs once.
     """
     session.info.setdefault(_AFTER_COMMIT, set()).add(action)
+
+
+async def insert_new(session: AsyncSession) -> None:
+    """Write the rows `session` holds as new; on PostgreSQL in one statement.
+
+    A flush sends one INSERT per table, each its own round trip, and keeps a
+    unit of work's books for every row: for a ticket with its history and its
+    event that was a quarter of a create's CPU. PostgreSQL takes all the rows in
+    one statement instead, each an INSERT in a `WITH`, in the order they were
+    added. Foreign keys are checked at the statement's end, so a child may
+    come in the same statement as its parent.
+
+    Afterwards a row whose primary key it chose itself (a ticket) is in the
+    session as if flushed, so a change to it is an UPDATE. A row whose key the
+    database assigns (an outbox event, a history row) leaves the session: the
+    statement does not read the keys back, so such rows must not be needed
+    again in the transaction. SQLite, which has no INSERT in a `WITH`, flushes.
+    """
+    rows = list(session.new)  # in the order they were added
+    if not rows:
+        return
+    if dialect_of(session) != "postgresql":
+        await session.flush()
+        return
+    shape = []
+    parameters: dict[str, Any] = {}
+    for n, row in enumerate(rows):
+        mapper = inspect(type(row))
+        table = mapper.local_table
+        columns = []
+        for attribute in mapper.column_attrs:
+            column = attribute.columns[0]
+            value = getattr(row, attribute.key)
+            # As a flush does: a missing value is left to the column's default.
+            if value is None and (
+                column.default is not None
+                or column.server_default is not None
+                or column is table.autoincrement_column
+            ):
+                continue
+            columns.append(column.key)
+            parameters[f"r{n}_{column.key}"] = value
+        shape.append((table, tuple(columns)))
+    for row in rows:
+        session.expunge(row)
+    await session.exec(_insert_together(tuple(shape)), params=parameters)
+    for row in rows:
+        if None not in inspect(type(row)).primary_key_from_instance(row):
+            make_transient_to_detached(row)
+            session.add(row)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert:
+    # Built once per shape (which tables, which columns) and kept: building a statement
+    # and its cache key anew cost more than the round trips it saves.
+    inserts = [
+        insert(table).values(
+            {key: bindparam(f"r{n}_{key}", type_=table.c[key].type) for key in columns}
+        )
+        for n, (table, columns) in enumerate(shape)
+    ]
+    *first, last = inserts
+    return last.add_cte(*(row.cte(f"row_{n}") for n, row in enumerate(first)))
 
 
 @dataclass(frozen=True)
