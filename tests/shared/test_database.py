@@ -18,7 +18,13 @@ from sqlmodel import SQLModel, select
 
 from deskside_kit import database
 from deskside_kit.background import Wakeup, periodically
-from deskside_kit.database import Sessions, create_engine, insert_new, wake_after_commit
+from deskside_kit.database import (
+    Sessions,
+    create_engine,
+    insert_new,
+    new_row,
+    wake_after_commit,
+)
 from deskside_kit.outbox import OutboxEvent, record_event
 from deskside_tickets.models import Ticket, TicketChange
 from tests.conftest import DatabaseUrlFor
@@ -271,3 +277,21 @@ class TestInsertNew:
                 await insert_new(session)
         async with sessions.reading() as session:
             assert (await session.exec(select(TicketChange))).all() == []
+
+
+class TestNewRow:
+    def test_fills_defaults_and_factories_and_keeps_given_values(self) -> None:
+        first = new_row(OutboxEvent, type="x.y", source="t", subject="s", data={"a": 1})
+        second = new_row(OutboxEvent, type="x.y", source="t", subject="s", data={})
+
+        assert first["id"].startswith("evt_")
+        assert first["id"] != second["id"]  # a factory runs for each row
+        assert (first["type"], first["data"], first["attempts"]) == ("x.y", {"a": 1}, 0)
+        assert (first["sent_at"], first["sequence"]) == (None, None)
+        assert first.keys() == OutboxEvent.model_fields.keys()
+
+    def test_a_missing_required_value_or_an_unknown_field_is_refused(self) -> None:
+        with pytest.raises(TypeError, match="needs a value for subject"):
+            new_row(OutboxEvent, type="x.y", source="t", data={})
+        with pytest.raises(TypeError, match="has no field colour"):
+            new_row(OutboxEvent, type="x.y", source="t", subject="s", data={}, colour="red")

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, func, select
+from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from deskside_contracts.events import Event
 from deskside_contracts.notify import DeliveryStatus, NotificationStatus
-from deskside_kit.database import dialect_of, utc_now
+from deskside_kit.database import dialect_of, insert_rows, utc_now
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_notify.models import (
     Notification,
@@ -31,6 +31,15 @@ from deskside_notify.models import (
 _Keyed = TypeVar("_Keyed", WebhookSubscription, WebhookDelivery)
 # The rows workers claim with a lease.
 _Leased = TypeVar("_Leased", Notification, WebhookDelivery)
+
+_RECEIVED_EVENTS = ReceivedEvent.__table__  # type: ignore[attr-defined]
+# Two relays racing with the same event: one stores it, the other sees a duplicate.
+_STORE_NEW_EVENT = {
+    name: dialect.insert(_RECEIVED_EVENTS)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(_RECEIVED_EVENTS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass(frozen=True)
@@ -50,29 +59,25 @@ class NotifyRepository:
         """Store the events not stored before (a relay's retry); the ids stored now."""
         if not events:
             return set()
-        dialect = postgresql if dialect_of(self.session) == "postgresql" else sqlite
         received_at = utc_now()
-        statement = (
-            dialect.insert(ReceivedEvent)
-            .values(
-                [
-                    {
-                        "id": event.id,
-                        "type": event.type,
-                        "source": event.source,
-                        "subject": event.subject,
-                        "timestamp": event.timestamp,
-                        "data": event.data,
-                        "received_at": received_at,
-                    }
-                    for event in events
-                ]
-            )
-            # Two relays racing with the same event: one stores it, the other sees a duplicate.
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(ReceivedEvent.__table__.c.id)  # type: ignore[attr-defined]
-        )
-        return set((await self.session.exec(statement)).scalars().all())
+        rows = [
+            {
+                "id": event.id,
+                "type": event.type,
+                "source": event.source,
+                "subject": event.subject,
+                "timestamp": event.timestamp,
+                "data": event.data,
+                "received_at": received_at,
+            }
+            for event in events
+        ]
+        # Many rows to one statement: sent as one multi-row INSERT, compiled once.
+        stored = await self.session.exec(_STORE_NEW_EVENT[dialect_of(self.session)], params=rows)
+        return set(stored.scalars().all())
+
+    async def insert_rows(self, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+        await insert_rows(self.session, model, rows)
 
     # --- notifications --------------------------------------------------------------------------
 

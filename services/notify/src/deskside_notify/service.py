@@ -8,9 +8,10 @@ fanned out into the emails and webhook deliveries it causes. The workers in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from deskside_contracts.common import Role
 from deskside_contracts.events import Event, EventBatchAccepted
@@ -40,7 +41,7 @@ from deskside_contracts.paging import Page
 from deskside_contracts.samples import SAMPLE_EVENTS
 from deskside_kit.auth import Principal
 from deskside_kit.background import Wakeup
-from deskside_kit.database import utc_now, wake_after_commit
+from deskside_kit.database import new_row, utc_now, wake_after_commit
 from deskside_kit.ids import new_id
 from deskside_kit.paging import PageRequest, build_page
 from deskside_kit.problems import Conflict, NotFound, Unprocessable
@@ -133,24 +134,34 @@ class EventIntake:
         planned = [(event, plan_emails(event)) for event in fresh]
         # One look-up of everyone's mutes for the whole batch, not one per event.
         muted = await self._muted([email for _, emails in planned for email in emails])
+        mail: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
         for event, emails in planned:
-            self._add_mail(event, emails, overrides, muted)
-            self._plan_deliveries(event, subscriptions)
-        await self.repository.session.flush()
+            mail.extend(self._mail(event, emails, overrides, muted))
+            deliveries.extend(self._deliveries(event, subscriptions))
+        # As rows, not as table models: a batch is often a hundred of them, and a model
+        # costs more to make than its row costs to write.
+        await self.repository.insert_rows(Notification, mail)
+        await self.repository.insert_rows(WebhookDelivery, deliveries)
+        session = self.repository.session
+        if any(row["status"] == NotificationStatus.PENDING.value for row in mail):
+            wake_after_commit(session, self.workers.mail)
+        if any(row["status"] == DeliveryStatus.PENDING.value for row in deliveries):
+            wake_after_commit(session, self.workers.webhooks)
         return EventBatchAccepted(accepted=len(fresh), duplicates=len(events) - len(fresh))
 
-    def _add_mail(
+    def _mail(
         self,
         event: Event,
         planned: Sequence[PlannedEmail],
         overrides: Mapping[str, TemplateOverride],
         muted: Mapping[str, frozenset[str]],
-    ) -> None:
+    ) -> Iterator[dict[str, Any]]:
         now = self.clock()
         for email in planned:
             key = email.recipient.person_id or email.recipient.email.lower()
             suppressed = not email.mandatory and email.event_type in muted.get(key, frozenset())
-            notification = compose(
+            yield notification_row(
                 email,
                 event,
                 self.settings,
@@ -158,9 +169,6 @@ class EventIntake:
                 now=now,
                 suppressed=suppressed,
             )
-            self.repository.session.add(notification)
-            if notification.status == NotificationStatus.PENDING.value:
-                wake_after_commit(self.repository.session, self.workers.mail)
 
     async def _muted(self, planned: Sequence[PlannedEmail]) -> dict[str, frozenset[str]]:
         """Muted event types by person id and by lowercased email."""
@@ -178,24 +186,23 @@ class EventIntake:
                 muted[preference.email.lower()] = types
         return muted
 
-    def _plan_deliveries(self, event: Event, subscriptions: Sequence[WebhookSubscription]) -> None:
+    def _deliveries(
+        self, event: Event, subscriptions: Sequence[WebhookSubscription]
+    ) -> Iterator[dict[str, Any]]:
         payload: str | None = None
         for subscription in subscriptions:
             if not event_type_matches(subscription.event_types, event.type):
                 continue
             # Serialized once: every endpoint and every retry gets the same bytes.
             payload = payload or event.model_dump_json()
-            self.repository.session.add(
-                new_delivery(subscription, event, payload, now=self.clock())
-            )
-            if subscription.enabled:
-                wake_after_commit(self.repository.session, self.workers.webhooks)
+            yield delivery_row(subscription, event, payload, now=self.clock())
 
 
-def new_delivery(
+def delivery_row(
     subscription: WebhookSubscription, event: Event, payload: str, *, now: datetime
-) -> WebhookDelivery:
-    return WebhookDelivery(
+) -> dict[str, Any]:
+    return new_row(
+        WebhookDelivery,
         subscription_id=subscription.id,
         event_id=event.id,
         event_type=event.type,
@@ -214,7 +221,24 @@ def compose(
     now: datetime,
     suppressed: bool = False,
 ) -> Notification:
-    """The notification row of one planned email, rendered now so the log shows what was said."""
+    """The notification of one planned email, rendered now so the log shows what was said."""
+    return Notification(
+        **notification_row(
+            email, event, settings, override=override, now=now, suppressed=suppressed
+        )
+    )
+
+
+def notification_row(
+    email: PlannedEmail,
+    event: Event,
+    settings: NotifySettings,
+    *,
+    override: TemplateOverride | None,
+    now: datetime,
+    suppressed: bool = False,
+) -> dict[str, Any]:
+    """`compose`'s row as a `new_row` dict, for a batch that only inserts."""
     status = NotificationStatus.SUPPRESSED if suppressed else NotificationStatus.PENDING
     error: str | None = None
     try:
@@ -224,7 +248,8 @@ def compose(
         logger.error("email for event %s cannot be rendered: %s", event.id, exc)
         rendered = RenderedEmail(subject=event.type, text="", html="")
         status, error = NotificationStatus.FAILED, f"The template cannot be rendered: {exc}"
-    return Notification(
+    return new_row(
+        Notification,
         event_id=event.id,
         event_type=email.event_type,
         ticket_id=email.ticket_id,
@@ -451,7 +476,7 @@ class WebhookService:
                 "webhook_id": row.id,
             },
         )
-        delivery = new_delivery(row, event, event.model_dump_json(), now=now)
+        delivery = WebhookDelivery(**delivery_row(row, event, event.model_dump_json(), now=now))
         self.repository.session.add(delivery)
         await self.repository.session.flush()
         self._wake_dispatcher()

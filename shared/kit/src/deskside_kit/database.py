@@ -22,7 +22,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from sqlalchemy.orm import SessionTransaction, make_transient_to_detached
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session as SyncSession
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import Scope
 
@@ -283,6 +284,34 @@ async def insert_new(session: AsyncSession) -> None:
         if None not in inspect(type(row)).primary_key_from_instance(row):
             make_transient_to_detached(row)
             session.add(row)
+
+
+def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
+    """A new row of `model` as a plain dict, its defaults filled in: for `insert_rows`.
+
+    Making a table model costs a validation and a trip through the ORM's
+    instrumentation for every field, about 100 µs for a wide row: more than
+    writing it. A batch that only inserts needs none of that.
+    """
+    row = {}
+    for name, field_info in model.model_fields.items():
+        if name in values:
+            row[name] = values.pop(name)
+        elif field_info.is_required():
+            raise TypeError(f"{model.__name__} needs a value for {name}")
+        else:
+            row[name] = field_info.get_default(call_default_factory=True)
+    if values:
+        raise TypeError(f"{model.__name__} has no field {', '.join(values)}")
+    return row
+
+
+async def insert_rows(
+    session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert `new_row` dicts of one table: one statement for many rows, compiled once."""
+    if rows:
+        await session.exec(insert(model.__table__), params=rows)  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=64)
