@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
@@ -138,23 +139,25 @@ def test_names_subjects_and_bodies_arrive_as_they_were_written(
         rendered=RenderedEmail(subject=subject, text=text, html=html),
         ticket_reference=None,
     )
-    # Written as the file transport writes it, and as aiosmtplib does for SMTP.
-    for written in (built.as_bytes(), flatten_message(built)):
-        assert max(len(line) for line in written.splitlines()) <= 998
-        assert all(len(word) <= 75 for word in _ENCODED_WORD.findall(written))
-        # Read as the standard says: the addresses parsed first, their names decoded after.
-        read = message_from_bytes(written, policy=policy.compat32)
-        for header, sent_name, sent_address in (
-            ("To", name, "zoe@example.com"),
-            ("From", sender_name, "helpdesk@example.com"),
-        ):
-            ((raw_name, address),) = getaddresses(read.get_all(header))
-            assert address == sent_address
-            assert _squeezed(_decoded(raw_name)) == _squeezed(sent_name)
-        assert _squeezed(_decoded(read["Subject"])) == _squeezed(subject)
-        plain, rich = read.get_payload()
-        assert _lines(plain.get_payload(decode=True).decode()) == _lines(text)
-        assert _lines(rich.get_payload(decode=True).decode()) == _lines(html)
+    # Written as both transports write it: byte for byte what the standard library's
+    # compat32 writes, short headers included, with CRLF line ends.
+    written = built.as_bytes()
+    assert written == flatten_message(built).replace(b"\n", b"\r\n")
+    assert max(len(line) for line in written.splitlines()) <= 998
+    assert all(len(word) <= 75 for word in _ENCODED_WORD.findall(written))
+    # Read as the standard says: the addresses parsed first, their names decoded after.
+    read = message_from_bytes(written, policy=policy.compat32)
+    for header, sent_name, sent_address in (
+        ("To", name, "zoe@example.com"),
+        ("From", sender_name, "helpdesk@example.com"),
+    ):
+        ((raw_name, address),) = getaddresses(read.get_all(header))
+        assert address == sent_address
+        assert _squeezed(_decoded(raw_name)) == _squeezed(sent_name)
+    assert _squeezed(_decoded(read["Subject"])) == _squeezed(subject)
+    plain, rich = read.get_payload()
+    assert _lines(plain.get_payload(decode=True).decode()) == _lines(text)
+    assert _lines(rich.get_payload(decode=True).decode()) == _lines(html)
 
 
 def test_names_in_other_scripts_keep_their_addresses_intact() -> None:
@@ -270,6 +273,14 @@ async def test_the_file_transport_writes_readable_eml_files(tmp_path: Path) -> N
     read = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert read["Subject"] == "[SD-000042] We have your request"
     assert not list((tmp_path / "mail").glob(".*"))  # no half-written file left
+
+
+async def test_the_file_transport_makes_its_directory_again_if_it_went(tmp_path: Path) -> None:
+    transport = FileTransport(tmp_path / "mail")
+    await transport.send(message(message_id="<first@example.com>"))
+    shutil.rmtree(tmp_path / "mail")
+    await transport.send(message(message_id="<second@example.com>"))
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
 
 
 @pytest.fixture
