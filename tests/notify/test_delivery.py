@@ -296,6 +296,10 @@ class TestWebhookDelivery:
         assert receiver.received[0].body == receiver.received[1].body
         detail = await client.get(f"/v1/deliveries/{pending['items'][0]['id']}", headers=ADMIN)
         assert detail.json()["status"] == "succeeded"
+        assert (detail.json()["attempts"], detail.json()["last_status_code"]) == (2, 200)
+        assert detail.json()["last_error"] is None
+        assert detail.json()["next_attempt_at"] is None
+        assert detail.json()["completed_at"] is not None
         assert [a["status_code"] for a in detail.json()["attempt_log"]] == [500, 200]
         assert detail.json()["attempt_log"][0]["response_excerpt"] == "nope"
 

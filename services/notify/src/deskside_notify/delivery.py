@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_contracts.notify import DeliveryStatus, NotificationStatus
-from deskside_kit.database import Sessions, utc_now, wake_after_commit
+from deskside_kit.database import Sessions, new_row, utc_now, wake_after_commit
 from deskside_kit.faults import (
     WEBHOOKS_AFTER_CLAIM_BEFORE_SEND,
     WEBHOOKS_AFTER_SEND_BEFORE_MARK,
@@ -69,6 +69,19 @@ class _Attempt:
     subscription_id: str
     started: datetime
     result: AttemptResult
+
+
+def _attempt_row(attempt: _Attempt) -> dict[str, Any]:
+    result = attempt.result
+    return new_row(
+        WebhookAttempt,
+        delivery_id=attempt.delivery_id,
+        attempted_at=attempt.started,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        response_excerpt=result.response_excerpt or "",
+    )
 
 
 class Mailer:
@@ -258,19 +271,39 @@ class WebhookDispatcher:
                     [attempt.subscription_id for attempt in attempts], for_update=True
                 )
             }
-            deliveries = {
-                row.id: row
-                for row in await repository.deliveries_by_id(
-                    [attempt.delivery_id for attempt in attempts], for_update=True
-                )
-            }
             now = self.clock()
-            for attempt in attempts:
-                delivery = deliveries.get(attempt.delivery_id)
-                subscription = subscriptions.get(attempt.subscription_id)
-                if delivery is None or subscription is None:
-                    continue  # deleted while in flight
-                self._settle(session, delivery, subscription, attempt, now)
+            # Deleted while in flight: nothing to record.
+            attempts = [attempt for attempt in attempts if attempt.subscription_id in subscriptions]
+            succeeded = [attempt for attempt in attempts if attempt.result.succeeded]
+            failed = [attempt for attempt in attempts if not attempt.result.succeeded]
+            recorded: set[str] = set()
+            if succeeded:
+                # Nearly always every attempt succeeded: one UPDATE, no row read first.
+                recorded |= await repository.mark_delivered(
+                    [(attempt.delivery_id, attempt.result.status_code) for attempt in succeeded],
+                    now,
+                )
+                for attempt in succeeded:
+                    if attempt.delivery_id in recorded:
+                        subscriptions[attempt.subscription_id].consecutive_failures = 0
+            if failed:
+                deliveries = {
+                    row.id: row
+                    for row in await repository.deliveries_by_id(
+                        [attempt.delivery_id for attempt in failed], for_update=True
+                    )
+                }
+                for attempt in failed:
+                    delivery = deliveries.get(attempt.delivery_id)
+                    if delivery is not None:
+                        recorded.add(delivery.id)
+                        self._settle(
+                            session, delivery, subscriptions[attempt.subscription_id], attempt, now
+                        )
+            await repository.insert_rows(
+                WebhookAttempt,
+                [_attempt_row(attempt) for attempt in attempts if attempt.delivery_id in recorded],
+            )
 
     def _settle(
         self,
@@ -280,25 +313,11 @@ class WebhookDispatcher:
         attempt: _Attempt,
         now: datetime,
     ) -> None:
+        """A failed attempt: try again later, or give up (and perhaps switch the endpoint off)."""
         result = attempt.result
-        session.add(
-            WebhookAttempt(
-                delivery_id=delivery.id,
-                attempted_at=attempt.started,
-                status_code=result.status_code,
-                duration_ms=result.duration_ms,
-                error=result.error,
-                response_excerpt=result.response_excerpt or "",
-            )
-        )
         delivery.attempts += 1
         delivery.last_status_code = result.status_code
         delivery.last_error = result.error
-        if result.succeeded:
-            delivery.status = DeliveryStatus.SUCCEEDED.value
-            delivery.completed_at, delivery.next_attempt_at = now, None
-            subscription.consecutive_failures = 0
-            return
         if is_gone(result):
             self._give_up(delivery, now)
             self._disable(session, subscription, "The endpoint answered 410 Gone.", now)

@@ -284,6 +284,36 @@ class NotifyRepository:
         )
         return sorted(claimed.scalars().all(), key=lambda row: (row.created_at, row.id))
 
+    async def mark_delivered(
+        self, outcomes: Sequence[tuple[str, int | None]], now: datetime
+    ) -> set[str]:
+        """Record deliveries the receiver took, by (id, status code); the ids still there.
+
+        One statement per status code (nearly always one), however many deliveries.
+        Objects the session already holds for these rows are not updated: read them after.
+        """
+        by_code: dict[int | None, list[str]] = {}
+        for delivery_id, code in outcomes:
+            by_code.setdefault(code, []).append(delivery_id)
+        recorded: set[str] = set()
+        for code, ids in by_code.items():
+            updated = await self.session.exec(
+                update(WebhookDelivery)
+                .where(col(WebhookDelivery.id).in_(sorted(ids)))
+                .values(
+                    status=DeliveryStatus.SUCCEEDED.value,
+                    attempts=col(WebhookDelivery.attempts) + 1,
+                    last_status_code=code,
+                    last_error=None,
+                    completed_at=now,
+                    next_attempt_at=None,
+                )
+                .returning(col(WebhookDelivery.id))
+                .execution_options(synchronize_session=False)
+            )
+            recorded.update(updated.scalars().all())
+        return recorded
+
     async def requeue_deliveries(self, subscription_id: str, since: datetime, now: datetime) -> int:
         statement = (
             update(WebhookDelivery)

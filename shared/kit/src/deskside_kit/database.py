@@ -294,11 +294,14 @@ def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
     writing it. A batch that only inserts needs none of that.
     """
     row = {}
+    numbered_by_database = model.__table__.autoincrement_column  # type: ignore[attr-defined]
     for name, field_info in model.model_fields.items():
         if name in values:
             row[name] = values.pop(name)
         elif field_info.is_required():
             raise TypeError(f"{model.__name__} needs a value for {name}")
+        elif numbered_by_database is not None and name == numbered_by_database.key:
+            continue  # left out: the database numbers the row
         else:
             row[name] = field_info.get_default(call_default_factory=True)
     if values:
