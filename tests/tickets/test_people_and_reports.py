@@ -109,6 +109,14 @@ class TestAgentsAndGroups:
         assert (await client.delete(f"/v1/groups/{empty['id']}", headers=ADMIN)).status_code == 204
         duplicate = await client.post("/v1/groups", json={"name": "Service desk"}, headers=ADMIN)
         assert duplicate.status_code == 409
+        evenings = await group(client, "Evenings", 1)
+        renamed = await client.patch(
+            f"/v1/groups/{evenings['id']}",
+            json={"name": "Service desk"},
+            headers={**ADMIN, "If-Match": f'"{evenings["version"]}"'},
+        )
+        assert renamed.status_code == 409
+        assert "already a group named 'Service desk'" in renamed.json()["detail"]
 
 
 class TestRouting:

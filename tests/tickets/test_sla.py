@@ -114,6 +114,20 @@ class TestPolicies:
         deleting = await client.delete(f"/v1/sla-policies/{standard['id']}", headers=ADMIN)
         assert deleting.status_code == 409
 
+    async def test_renaming_to_a_taken_name_is_a_conflict(self, client: httpx.AsyncClient) -> None:
+        other = await around_the_clock(client)
+        renamed = await client.patch(
+            f"/v1/sla-policies/{other['id']}",
+            json={"name": "Standard", "is_default": True},
+            headers={**ADMIN, "If-Match": f'"{other["version"]}"'},
+        )
+        assert renamed.status_code == 409
+        assert renamed.headers["content-type"] == PROBLEM
+        assert "already a policy named 'Standard'" in renamed.json()["detail"]
+        # Nothing of the refused change was kept.
+        kept = (await client.get(f"/v1/sla-policies/{other['id']}", headers=ADMIN)).json()
+        assert kept == other
+
     async def test_policy_updates_honour_if_match(self, client: httpx.AsyncClient) -> None:
         policy = await around_the_clock(client)
         path = f"/v1/sla-policies/{policy['id']}"

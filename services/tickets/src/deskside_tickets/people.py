@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from deskside_contracts.tickets import (
     AgentPut,
     AgentRead,
@@ -80,7 +78,8 @@ class PeopleService:
 
     async def create_group(self, data: GroupCreate) -> GroupRead:
         group = Group(**data.model_dump())
-        await self._add_named(group)
+        async with self.repository.unique(_name_taken(group.name)):
+            self.repository.session.add(group)
         self._routing_changed()
         return GroupRead.model_validate(group)
 
@@ -89,13 +88,13 @@ class PeopleService:
     ) -> GroupRead:
         group = await self._group(group_id, for_update=True)
         require_version(if_match, group.version)
-        for name, value in data.model_dump(exclude_unset=True).items():
-            # The mailbox may be removed with null; the other fields are required.
-            if value is not None or name == "email":
-                setattr(group, name, value)
-        group.version += 1
-        group.updated_at = utc_now()
-        await self._add_named(group)
+        async with self.repository.unique(_name_taken(data.name or group.name)):
+            for name, value in data.model_dump(exclude_unset=True).items():
+                # The mailbox may be removed with null; the other fields are required.
+                if value is not None or name == "email":
+                    setattr(group, name, value)
+            group.version += 1
+            group.updated_at = utc_now()
         self._routing_changed()
         return GroupRead.model_validate(group)
 
@@ -133,12 +132,9 @@ class PeopleService:
             raise GroupNotFound(group_id)
         return group
 
-    async def _add_named(self, group: Group) -> None:
-        try:
-            async with self.repository.session.begin_nested():
-                await self.repository.add(group)
-        except IntegrityError:
-            raise Conflict(f"There is already a group named {group.name!r}.") from None
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"There is already a group named {name!r}.")
 
 
 async def agents_to_read(repository: TicketRepository, agents: Sequence[Agent]) -> list[AgentRead]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from deskside_contracts.tickets import (
     BusinessHours,
     Priority,
@@ -51,7 +49,8 @@ class SlaPolicyService:
         self._changed()
         _check_calendar(data.business_hours)
         row = _new_policy_row(data)
-        await self._add_named(row)
+        async with self.repository.unique(_name_taken(row.name)):
+            self.repository.session.add(row)
         if row.is_default:
             await self.repository.clear_default_policy(except_id=row.id)
         return sla.policy_to_read(row)
@@ -62,25 +61,27 @@ class SlaPolicyService:
         self._changed()
         row = await self._policy(policy_id, for_update=True)
         require_version(if_match, row.version)
-        if data.name is not None:
-            row.name = data.name
-        if data.targets is not None:
-            missing = sorted(p.value for p in Priority if p not in data.targets)
-            if missing:
-                raise Unprocessable(f"targets: missing for {', '.join(missing)}")
-            row.targets = _targets_json(data.targets)
-        if data.business_hours is not None:
-            _check_calendar(data.business_hours)
-            row.business_hours = data.business_hours.model_dump(mode="json")
-        if data.pause_on is not None:
-            row.pause_on = [on.value for on in data.pause_on]
-        if data.is_default is not None:
-            if not data.is_default and row.is_default:
-                raise Conflict("Make another policy the default instead: one is always default.")
-            row.is_default = data.is_default
-        row.version += 1
-        row.updated_at = utc_now()
-        await self._add_named(row)
+        async with self.repository.unique(_name_taken(data.name or row.name)):
+            if data.name is not None:
+                row.name = data.name
+            if data.targets is not None:
+                missing = sorted(p.value for p in Priority if p not in data.targets)
+                if missing:
+                    raise Unprocessable(f"targets: missing for {', '.join(missing)}")
+                row.targets = _targets_json(data.targets)
+            if data.business_hours is not None:
+                _check_calendar(data.business_hours)
+                row.business_hours = data.business_hours.model_dump(mode="json")
+            if data.pause_on is not None:
+                row.pause_on = [on.value for on in data.pause_on]
+            if data.is_default is not None:
+                if not data.is_default and row.is_default:
+                    raise Conflict(
+                        "Make another policy the default instead: one is always default."
+                    )
+                row.is_default = data.is_default
+            row.version += 1
+            row.updated_at = utc_now()
         if row.is_default:
             await self.repository.clear_default_policy(except_id=row.id)
         return sla.policy_to_read(row)
@@ -107,12 +108,9 @@ class SlaPolicyService:
             raise SlaPolicyNotFound(policy_id)
         return row
 
-    async def _add_named(self, row: SlaPolicy) -> None:
-        try:
-            async with self.repository.session.begin_nested():
-                await self.repository.add(row)
-        except IntegrityError:
-            raise Conflict(f"There is already a policy named {row.name!r}.") from None
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"There is already a policy named {name!r}.")
 
 
 def _new_policy_row(data: SlaPolicyCreate) -> SlaPolicy:

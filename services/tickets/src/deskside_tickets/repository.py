@@ -4,9 +4,10 @@ transaction commits once, in the session dependency."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, delete, func, literal, literal_column, or_, text, update
 from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy import select as select_columns
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -130,6 +132,21 @@ class TicketRepository:
     async def add(self, row: Any) -> None:
         self.session.add(row)
         await self.session.flush()
+
+    @contextlib.asynccontextmanager
+    async def unique(self, taken: Exception) -> AsyncIterator[None]:
+        """Write the changes made inside in a savepoint; `taken` if one breaks a constraint.
+
+        The transaction stays usable, so the caller answers 409, not 500. Make the
+        changes inside the block: a savepoint first writes whatever is pending,
+        outside itself, where a broken constraint would fail the whole transaction.
+        """
+        try:
+            async with self.session.begin_nested():
+                yield
+                await self.session.flush()
+        except IntegrityError:
+            raise taken from None
 
     async def find(self, ticket_ref: str, *, for_update: bool = False) -> Ticket | None:
         """By id (`tkt_…`) or by reference (`SD-000042`)."""
