@@ -9,7 +9,9 @@ generic 500 problem.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.hard import parts
 from tests.support.apps import serving
-from tests.support.leaks import check_answer, leaks_in
+from tests.support.leaks import check_answer, leaks_in, sent_texts
 
 pytestmark = pytest.mark.hard
 
@@ -31,6 +33,26 @@ NASTY = (
 def test_the_checker_recognises_each_kind_of_leak() -> None:
     assert leaks_in(NASTY) == ["stack trace", "SQL", "file path"]
     assert leaks_in('{"title": "Please select the insert key", "detail": "update from IT"}') == []
+
+
+def test_the_clients_own_input_quoted_back_is_no_leak() -> None:
+    ref = "UPDATE outbox SET sent_at = now()"
+    url = f"http://testserver/v1/tickets/{quote(ref)}/comments"
+    answer = json.dumps(
+        {
+            "detail": f"No ticket {ref!r} that you can see.",
+            "instance": f"/v1/tickets/{ref}/comments",
+        }
+    )
+    assert leaks_in(answer) == ["SQL"]
+    assert leaks_in(answer, echoing=sent_texts(url, None)) == []
+    # What the server adds of its own is still found.
+    leaky = f"{answer} {NASTY}"
+    assert leaks_in(leaky, echoing=sent_texts(url, b'{"body": "x"}')) == [
+        "stack trace",
+        "SQL",
+        "file path",
+    ]
 
 
 async def test_a_crash_answers_the_generic_problem_only(tmp_path: Path) -> None:

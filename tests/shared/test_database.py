@@ -270,13 +270,26 @@ class TestInsertNew:
         # Four rows: one statement on PostgreSQL; on SQLite a flush, an INSERT per table or row.
         assert (len(inserts) == 1) == (backend == "postgresql")
 
+    async def test_rows_written_in_a_savepoint_leave_the_session_with_its_rollback(
+        self, sessions: Sessions
+    ) -> None:
+        async with sessions.write_transaction() as session:
+            savepoint = await session.begin_nested()
+            ticket = Ticket(
+                number=8, reference="SD-000008", title="Printer", requester_id="p", created_by="p"
+            )
+            session.add(ticket)
+            await insert_new(session)
+            await savepoint.rollback()
+            assert ticket not in session
+        async with sessions.reading() as session:
+            assert (await session.exec(select(Ticket))).all() == []
+
     async def test_a_child_without_its_parent_fails_the_statement(self, sessions: Sessions) -> None:
         async with sessions.writing() as session:
             session.add(TicketChange(ticket_id="tkt_missing", actor="p", action="created"))
             with pytest.raises(IntegrityError):
                 await insert_new(session)
-        async with sessions.reading() as session:
-            assert (await session.exec(select(TicketChange))).all() == []
 
 
 class TestNewRow:

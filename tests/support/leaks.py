@@ -7,7 +7,11 @@ on a leak, and the session ends by saying how many answers were checked.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
@@ -25,10 +29,50 @@ _LEAK_PATTERNS = {
 }
 
 checked = 0
+# An echo shorter than this is left in: it could as well be part of a real leak.
+_ECHO_AT_LEAST = 8
 
 
-def leaks_in(text: str) -> list[str]:
+def leaks_in(text: str, *, echoing: Iterable[str] = ()) -> list[str]:
+    """The kinds of leak in `text`.
+
+    An answer may quote what the client sent ("No ticket '…' that you can see"),
+    and a fuzzer's input can look like SQL: Hypothesis mixes string constants of
+    the code under test into what it generates. Each text in `echoing` is taken
+    out first, in the forms an answer carries it (as sent, quoted by `repr`,
+    escaped in JSON), so only what the server itself says is judged.
+    """
+    for sent in echoing:
+        if len(sent) < _ECHO_AT_LEAST:
+            continue  # too short to be anything but noise, and to take out safely
+        for form in (json.dumps(repr(sent))[1:-1], json.dumps(sent)[1:-1], repr(sent), sent):
+            text = text.replace(form, "")
     return [kind for kind, pattern in _LEAK_PATTERNS.items() if pattern.search(text)]
+
+
+def sent_texts(url: str, body: bytes | str | None) -> list[str]:
+    """The texts a request carried: its path's segments, its query's values, its body's strings."""
+    parts = urlsplit(url)
+    texts = [unquote(segment) for segment in parts.path.split("/")]
+    texts += [value for _, value in parse_qsl(parts.query)]
+    if body:
+        try:
+            texts += list(_strings(json.loads(body)))
+        except ValueError:
+            texts.append(body.decode(errors="replace") if isinstance(body, bytes) else body)
+    return texts
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 async def check_answer(response: httpx.Response) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from deskside_tickets.models import Escalation, Group, Ticket
@@ -169,6 +170,31 @@ class TestRouting:
         await agent(client, "specialist", [desk["id"]], ["ipad"])
         ticket = await open_ticket(client, ALICE, technology="ipad")
         assert ticket["assignee_id"] == "specialist"
+
+    async def test_a_routed_and_assigned_create_is_written_in_one_statement(
+        self, client: httpx.AsyncClient, backend: str
+    ) -> None:
+        desk = await group(client, "Service desk", 1, auto_assign=True)
+        await agent(client, "generalist", [desk["id"]], [])
+        inserts: list[str] = []
+
+        @event.listens_for(app_sessions(client).engine.sync_engine, "before_cursor_execute")
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().startswith(("INSERT", "WITH")):
+                inserts.append(statement)
+
+        ticket = await open_ticket(client, ALICE)
+
+        assert (ticket["group_id"], ticket["assignee_id"]) == (desk["id"], "generalist")
+        history = (await client.get(f"/v1/tickets/{ticket['id']}/history", headers=AGENT)).json()
+        assert [item["action"] for item in history["items"]] == ["created", "routed", "assigned"]
+        # Routing and assigning read groups and agents: none of those reads may flush the
+        # ticket ahead of its history and event (and the audit record, written apart).
+        writing_the_ticket = [sql for sql in inserts if "INSERT INTO tickets" in sql]
+        if backend == "postgresql":
+            (statement,) = writing_the_ticket
+            assert "INSERT INTO ticket_changes" in statement
+            assert "INSERT INTO outbox" in statement
 
     async def test_routing_follows_a_group_change_at_once(self, client: httpx.AsyncClient) -> None:
         # The first create leaves this replica a snapshot of the routes (no group yet);

@@ -262,9 +262,10 @@ class WebhookDispatcher:
     async def _record(self, attempts: list[_Attempt]) -> None:
         async with self.sessions.write_transaction() as session:
             repository = NotifyRepository(session)
-            # Locked in one statement each, in id order, subscriptions before deliveries as
-            # deleting or changing a webhook locks them: replicas recording at once, and
-            # an admin's change, take the locks they share in the same order.
+            # Subscriptions first, in id order, then the deliveries, as deleting or changing
+            # a webhook locks them: replicas recording at once, and an admin's change, take
+            # the locks they share in the same order. (A delivery is leased to one worker,
+            # so no two recorders ever lock the same delivery.)
             subscriptions = {
                 row.id: row
                 for row in await repository.subscriptions_by_id(

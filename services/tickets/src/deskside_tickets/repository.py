@@ -106,6 +106,9 @@ class TicketRepository:
         """The next ticket number: unique under concurrent creates and never reused."""
         if dialect_of(self.session) == "postgresql":
             if numbers is not None:
+                # A connection first: the create that draws the next block must not wait
+                # for one from the pool while every other create waits on it.
+                await self.session.connection()
                 return await numbers.take(self._draw_numbers)
             return (await self._draw_numbers(1))[0]
         # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).

@@ -311,13 +311,16 @@ class TicketService:
             ticket.sla_policy_id = default.policy.id
             sla.schedule(ticket, default.policy)
         ticket.search_text = _search_text(ticket, [])
-        self.repository.session.add(ticket)
-        self._history(ticket, principal.sub, "created")
-        await self._route(ticket)
-        created = await self._emit("ticket.created", ticket)
+        # Routing and the event read groups and agents, never the new ticket: no query
+        # on the way may flush it, so that it goes with its history and event below.
+        with self.repository.session.no_autoflush:
+            self.repository.session.add(ticket)
+            self._history(ticket, principal.sub, "created")
+            await self._route(ticket)
+            created = await self._emit("ticket.created", ticket)
         # Written now, before the caller adds rows that refer to it (an alert's link):
-        # the ticket, its history and its event, in the order they were added, which
-        # puts the ticket before the rows whose foreign keys name it.
+        # the ticket, its history and its event in one statement, in the order they
+        # were added, which puts the ticket before the rows whose foreign keys name it.
         await self.repository.insert_new()
         return created
 

@@ -250,37 +250,49 @@ async def insert_new(session: AsyncSession) -> None:
     session as if flushed, so a change to it is an UPDATE. A row whose key the
     database assigns (an outbox event, a history row) leaves the session: the
     statement does not read the keys back, so such rows must not be needed
-    again in the transaction. SQLite, which has no INSERT in a `WITH`, flushes.
+    again in the transaction. SQLite, which has no INSERT in a `WITH`, flushes;
+    so does a savepoint, and a row that leaves a column to a column default.
     """
     rows = list(session.new)  # in the order they were added
     if not rows:
         return
-    if dialect_of(session) != "postgresql":
+    if dialect_of(session) != "postgresql" or session.in_nested_transaction():
+        # Inside a savepoint the rows must be the savepoint's, for its rollback to
+        # take them out of the session again: only a flush records them so.
         await session.flush()
         return
-    shape = []
+    # One INSERT per table, its rows in the order they were added: the database numbers
+    # them (history, outbox) in that order. The tables' INSERTs themselves run in an
+    # order PostgreSQL chooses, which is why a table's rows are never split over two.
+    tables: dict[Table, tuple[tuple[str, ...], list[int]]] = {}
     parameters: dict[str, Any] = {}
     for n, row in enumerate(rows):
         mapper = inspect(type(row))
         table = mapper.local_table
-        columns = []
+        values = {}
         for attribute in mapper.column_attrs:
             column = attribute.columns[0]
             value = getattr(row, attribute.key)
-            # As a flush does: a missing value is left to the column's default.
-            if value is None and (
-                column.default is not None
-                or column.server_default is not None
-                or column is table.autoincrement_column
-            ):
-                continue
-            columns.append(column.key)
-            parameters[f"r{n}_{column.key}"] = value
-        shape.append((table, tuple(columns)))
+            if value is None and column is table.autoincrement_column:
+                continue  # the database numbers the row
+            if value is None and (column.default is not None or column.server_default is not None):
+                # Left to a column default, whose value the object should then hold: a
+                # flush reads it back, this statement would not.
+                await session.flush()
+                return
+            values[column.key] = value
+        columns, places = tables.setdefault(table, (tuple(values), []))
+        if tuple(values) != columns:  # rows of one table that set different columns
+            await session.flush()
+            return
+        places.append(n)
+        parameters.update({f"r{n}_{key}": value for key, value in values.items()})
+    # Which tables, which columns, which rows: the statement's shape.
+    shape = tuple((table, columns, tuple(places)) for table, (columns, places) in tables.items())
+    with session.no_autoflush:  # the rows are written by this statement, not by a flush
+        await session.exec(_insert_together(shape), params=parameters)
     for row in rows:
         session.expunge(row)
-    await session.exec(_insert_together(tuple(shape)), params=parameters)
-    for row in rows:
         if None not in inspect(type(row)).primary_key_from_instance(row):
             make_transient_to_detached(row)
             session.add(row)
@@ -318,17 +330,20 @@ async def insert_rows(
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert:
-    # Built once per shape (which tables, which columns) and kept: building a statement
-    # and its cache key anew cost more than the round trips it saves.
+def _insert_together(shape: tuple[tuple[Table, tuple[str, ...], tuple[int, ...]], ...]) -> Insert:
+    # Built once per shape and kept: building a statement and its cache key anew
+    # cost more than the round trips it saves.
     inserts = [
         insert(table).values(
-            {key: bindparam(f"r{n}_{key}", type_=table.c[key].type) for key in columns}
+            [
+                {key: bindparam(f"r{n}_{key}", type_=table.c[key].type) for key in columns}
+                for n in places
+            ]
         )
-        for n, (table, columns) in enumerate(shape)
+        for table, columns, places in shape
     ]
     *first, last = inserts
-    return last.add_cte(*(row.cte(f"row_{n}") for n, row in enumerate(first)))
+    return last.add_cte(*(rows.cte(f"rows_{n}") for n, rows in enumerate(first)))
 
 
 @dataclass(frozen=True)
