@@ -29,7 +29,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import DateTime, Insert, Table, bindparam, event, insert, inspect, text
+from sqlalchemy import (
+    CTE,
+    DateTime,
+    Insert,
+    Table,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -331,19 +342,30 @@ async def insert_rows(
 
 @functools.lru_cache(maxsize=64)
 def _insert_together(shape: tuple[tuple[Table, tuple[str, ...], tuple[int, ...]], ...]) -> Insert:
-    # Built once per shape and kept: building a statement and its cache key anew
-    # cost more than the round trips it saves.
-    inserts = [
-        insert(table).values(
-            [
-                {key: bindparam(f"r{n}_{key}", type_=table.c[key].type) for key in columns}
-                for n in places
-            ]
+    # An INSERT per row, all parts of one WITH. PostgreSQL runs the parts in an order
+    # of its choosing, but a part that reads another's output runs after it: each
+    # further row of a table is an INSERT ... SELECT from the row before, so the rows
+    # the database numbers (history, outbox) are numbered in the order they came.
+    # One row per INSERT, and built once per shape: SQLAlchemy caches neither a
+    # multi-row VALUES nor a statement built anew, and compiling cost more than the
+    # round trips saved.
+    rows = [(table, columns, n) for table, columns, places in shape for n in places]
+    parts: list[CTE] = []
+    previous: dict[Table, CTE] = {}
+    for table, columns, n in rows:
+        values = [bindparam(f"r{n}_{name}", type_=table.c[name].type) for name in columns]
+        prior = previous.get(table)
+        statement = (
+            insert(table).values(dict(zip(columns, values, strict=True)))
+            if prior is None
+            else insert(table).from_select(columns, select(*values).select_from(prior))
         )
-        for table, columns, places in shape
-    ]
-    *first, last = inserts
-    return last.add_cte(*(rows.cte(f"rows_{n}") for n, rows in enumerate(first)))
+        if n == rows[-1][2]:
+            return statement.add_cte(*parts)
+        key = next(iter(table.primary_key.columns))
+        previous[table] = part = statement.returning(key).cte(f"row_{n}")
+        parts.append(part)
+    raise AssertionError("a shape has rows")
 
 
 @dataclass(frozen=True)
