@@ -14,9 +14,11 @@ What the classic classes leave to the caller is done here: names and subjects
 that are not plain ASCII become RFC 2047 encoded words, every address is
 parsed and written in its normal form (domains in IDNA), bodies are UTF-8 in
 quoted-printable with no line starting "From ", and the MIME boundary cannot
-occur in such a body. A property test checks that names, subjects and bodies
-of any text come back as they went in (headers up to runs of spaces, bodies up
-to their line ends), through the file transport's writer and aiosmtplib's.
+occur in such a body. Both transports send the bytes `as_bytes` writes, byte
+for byte what compat32's writer makes (short headers are written directly,
+see `_Compat32AsIs`). A property test checks that, and that names, subjects
+and bodies of any text come back as they went in (headers up to runs of
+spaces, bodies up to their line ends).
 """
 
 from __future__ import annotations
