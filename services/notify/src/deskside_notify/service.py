@@ -212,23 +212,6 @@ def delivery_row(
     )
 
 
-def compose(
-    email: PlannedEmail,
-    event: Event,
-    settings: NotifySettings,
-    *,
-    override: TemplateOverride | None,
-    now: datetime,
-    suppressed: bool = False,
-) -> Notification:
-    """The notification of one planned email, rendered now so the log shows what was said."""
-    return Notification(
-        **notification_row(
-            email, event, settings, override=override, now=now, suppressed=suppressed
-        )
-    )
-
-
 def notification_row(
     email: PlannedEmail,
     event: Event,
@@ -238,7 +221,8 @@ def notification_row(
     now: datetime,
     suppressed: bool = False,
 ) -> dict[str, Any]:
-    """`compose`'s row as a `new_row` dict, for a batch that only inserts."""
+    """The notification row of one planned email (a `new_row` dict), rendered now so
+    the log shows what was said."""
     status = NotificationStatus.SUPPRESSED if suppressed else NotificationStatus.PENDING
     error: str | None = None
     try:
@@ -315,18 +299,20 @@ def notice_webhook_disabled(
         address.lower() for address in [*settings.admin_emails, subscription.owner_email] if address
     )
     return [
-        compose(
-            PlannedEmail(
-                recipient=Recipient(email=address),
-                event_type=WEBHOOK_DISABLED,
-                mandatory=True,
-                ticket_id=None,
-                ticket_reference=None,
-            ),
-            event,
-            settings,
-            override=None,
-            now=now,
+        Notification(
+            **notification_row(
+                PlannedEmail(
+                    recipient=Recipient(email=address),
+                    event_type=WEBHOOK_DISABLED,
+                    mandatory=True,
+                    ticket_id=None,
+                    ticket_reference=None,
+                ),
+                event,
+                settings,
+                override=None,
+                now=now,
+            )
         )
         for address in addresses
     ]
