@@ -253,9 +253,9 @@ async def insert_new(session: AsyncSession) -> None:
     A flush sends one INSERT per table, each its own round trip, and keeps a
     unit of work's books for every row: for a ticket with its history and its
     event that was a quarter of a create's CPU. PostgreSQL takes all the rows in
-    one statement instead, each an INSERT in a `WITH`, in the order they were
-    added. Foreign keys are checked at the statement's end, so a child may
-    come in the same statement as its parent.
+    one statement instead, each an INSERT in a `WITH`; the rows of a table are
+    numbered in the order they were added. Foreign keys are checked at the
+    statement's end, so a child may come in the same statement as its parent.
 
     Afterwards a row whose primary key it chose itself (a ticket) is in the
     session as if flushed, so a change to it is an UPDATE. A row whose key the
@@ -272,9 +272,7 @@ async def insert_new(session: AsyncSession) -> None:
         # take them out of the session again: only a flush records them so.
         await session.flush()
         return
-    # One INSERT per table, its rows in the order they were added: the database numbers
-    # them (history, outbox) in that order. The tables' INSERTs themselves run in an
-    # order PostgreSQL chooses, which is why a table's rows are never split over two.
+    # The rows by table, in the order they were added (see `_insert_together`).
     tables: dict[Table, tuple[tuple[str, ...], list[int]]] = {}
     parameters: dict[str, Any] = {}
     for n, row in enumerate(rows):
