@@ -272,8 +272,8 @@ async def insert_new(session: AsyncSession) -> None:
         # take them out of the session again: only a flush records them so.
         await session.flush()
         return
-    # The rows by table, in the order they were added (see `_insert_together`).
-    tables: dict[Table, tuple[tuple[str, ...], list[int]]] = {}
+    # Each row's table and columns, in the order they were added: the statement's shape.
+    shape: list[tuple[Table, tuple[str, ...]]] = []
     parameters: dict[str, Any] = {}
     for n, row in enumerate(rows):
         mapper = inspect(type(row))
@@ -290,16 +290,10 @@ async def insert_new(session: AsyncSession) -> None:
                 await session.flush()
                 return
             values[column.key] = value
-        columns, places = tables.setdefault(table, (tuple(values), []))
-        if tuple(values) != columns:  # rows of one table that set different columns
-            await session.flush()
-            return
-        places.append(n)
+        shape.append((table, tuple(values)))
         parameters.update({f"r{n}_{key}": value for key, value in values.items()})
-    # Which tables, which columns, which rows: the statement's shape.
-    shape = tuple((table, columns, tuple(places)) for table, (columns, places) in tables.items())
     with session.no_autoflush:  # the rows are written by this statement, not by a flush
-        await session.exec(_insert_together(shape), params=parameters)
+        await session.exec(_insert_together(tuple(shape)), params=parameters)
     for row in rows:
         session.expunge(row)
         if None not in inspect(type(row)).primary_key_from_instance(row):
@@ -339,7 +333,7 @@ async def insert_rows(
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_together(shape: tuple[tuple[Table, tuple[str, ...], tuple[int, ...]], ...]) -> Insert:
+def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert:
     # An INSERT per row, all parts of one WITH. PostgreSQL runs the parts in an order
     # of its choosing, but a part that reads another's output runs after it: each
     # further row of a table is an INSERT ... SELECT from the row before, so the rows
@@ -347,10 +341,9 @@ def _insert_together(shape: tuple[tuple[Table, tuple[str, ...], tuple[int, ...]]
     # One row per INSERT, and built once per shape: SQLAlchemy caches neither a
     # multi-row VALUES nor a statement built anew, and compiling cost more than the
     # round trips saved.
-    rows = [(table, columns, n) for table, columns, places in shape for n in places]
     parts: list[CTE] = []
     previous: dict[Table, CTE] = {}
-    for table, columns, n in rows:
+    for n, (table, columns) in enumerate(shape):
         values = [bindparam(f"r{n}_{name}", type_=table.c[name].type) for name in columns]
         prior = previous.get(table)
         statement = (
@@ -358,7 +351,7 @@ def _insert_together(shape: tuple[tuple[Table, tuple[str, ...], tuple[int, ...]]
             if prior is None
             else insert(table).from_select(columns, select(*values).select_from(prior))
         )
-        if n == rows[-1][2]:
+        if n == len(shape) - 1:
             return statement.add_cte(*parts)
         key = next(iter(table.primary_key.columns))
         previous[table] = part = statement.returning(key).cte(f"row_{n}")
