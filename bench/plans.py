@@ -48,6 +48,10 @@ def _queries(deep_cursor: str) -> dict[str, Query]:
         "search-rare-words": lambda s: tickets(s).list_page(
             first, TicketFilters(q="hotel network"), "-created_at"
         ),
+        # Words that go together match far more often than their shares multiplied.
+        "search-words-that-go-together": lambda s: tickets(s).list_page(
+            first, TicketFilters(q="Dropbox shared folder"), "-created_at"
+        ),
         "filtered-list": lambda s: tickets(s).list_page(
             first,
             TicketFilters(statuses=["closed"], technology_key="ios", assignee_id="agent-07"),

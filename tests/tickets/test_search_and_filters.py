@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from deskside_kit.database import utc_now
+from deskside_tickets.models import Ticket
+from deskside_tickets.repository import SEARCH_RECENT_FIRST
+from tests.support.apps import app_sessions
 from tests.tickets.conftest import AGENT, ALICE, BOB, open_ticket
 
 
@@ -48,6 +55,35 @@ class TestSearch:
         await open_ticket(client, ALICE, title="Dropbox")
         response = await client.get("/v1/tickets", params={"q": query}, headers=AGENT)
         assert response.status_code == 200
+
+    async def test_pages_run_on_from_the_last_week_into_older_tickets(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # PostgreSQL looks at the last week first and at older tickets only when the
+        # week cannot fill the page: these pages cross that line, one of them half way.
+        ages = {"new": 0, "hours": 1, "six days": 144, "nine days": 216, "a month": 720}
+        for title, hours in ages.items():
+            ticket = await open_ticket(client, ALICE, title=f"Dropbox folder, {title}")
+            async with app_sessions(client).write_transaction() as session:
+                await session.exec(
+                    update(Ticket)
+                    .where(col(Ticket.id) == ticket["id"])
+                    .values(created_at=utc_now() - timedelta(hours=hours))
+                )
+        await open_ticket(client, ALICE, title="Printer jam, three weeks", description="-")
+        assert timedelta(hours=144) < SEARCH_RECENT_FIRST < timedelta(hours=216)
+
+        titles: list[str] = []
+        cursor = None
+        while True:
+            params = {"q": "dropbox folder", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/tickets", params=params, headers=AGENT)).json()
+            titles += [ticket["title"] for ticket in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+
+        assert titles == [f"Dropbox folder, {title}" for title in ages]
 
     async def test_requesters_search_only_their_own(self, client: httpx.AsyncClient) -> None:
         await open_ticket(client, ALICE, title="VPN down")
