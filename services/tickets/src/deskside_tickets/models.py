@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from deskside_kit.database import UtcDateTime, utc_now
@@ -50,7 +50,13 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_priority_id", "priority", "id"),
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_assignee_id", "assignee_id"),
-        Index("ix_tickets_resolved_at", "resolved_at"),
+        # Resolved tickets waiting to close (housekeeping), not every one ever resolved.
+        Index(
+            "ix_tickets_awaiting_close",
+            "resolved_at",
+            postgresql_where=text("status = 'resolved'"),
+            sqlite_where=text("status = 'resolved'"),
+        ),
     )
 
     id: str = Field(default_factory=lambda: new_id("tkt"), primary_key=True, max_length=40)

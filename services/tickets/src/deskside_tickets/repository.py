@@ -272,7 +272,11 @@ class TicketRepository:
         """Resolved tickets due to close, locked so that only one replica closes each."""
         statement = (
             select(Ticket)
-            .where(col(Ticket.status) == "resolved", col(Ticket.resolved_at) < cutoff)
+            # 'resolved' written into the SQL, not sent as a parameter: a plan made for
+            # any status (a prepared statement's) could not use the partial index.
+            .where(
+                col(Ticket.status) == literal_column("'resolved'"), col(Ticket.resolved_at) < cutoff
+            )
             .order_by(col(Ticket.resolved_at))
             .limit(limit)
             .with_for_update(skip_locked=True)
