@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from deskside_kit import database
+from deskside_kit.audit import AuditRecord
 from deskside_kit.background import Wakeup, periodically
 from deskside_kit.database import (
     Sessions,
@@ -299,6 +300,28 @@ class TestInsertNew:
 
         # SQLite flushes: no such statement at all.
         assert hits == ([False, True, True] if backend == "postgresql" else [])
+
+    async def test_a_last_row_given_as_values_comes_in_the_statement_with_its_key_back(
+        self, sessions: Sessions, backend: str
+    ) -> None:
+        inserts = self._counting_inserts(sessions)
+        async with sessions.write_transaction() as session:
+            ticket = Ticket(
+                number=9, reference="SD-000009", title="Teams", requester_id="p", created_by="p"
+            )
+            session.add(ticket)
+            session.add(TicketChange(ticket_id=ticket.id, actor="p", action="created"))
+            record = new_row(AuditRecord, method="POST", path="/v1/tickets", status=201)
+            first = await insert_new(session, last=(AuditRecord, record))
+            # Nothing new left: the row goes in alone.
+            second = await insert_new(session, last=(AuditRecord, {**record, "status": 409}))
+        async with sessions.reading() as session:
+            stored = (await session.exec(select(AuditRecord).order_by(AuditRecord.id))).all()
+
+        assert [(r.id, r.status) for r in stored] == [(first, 201), (second, 409)]
+        assert first < second
+        # The ticket, its history and the record in one statement, then the record alone.
+        assert len(inserts) == (2 if backend == "postgresql" else 4)
 
     async def test_rows_written_in_a_savepoint_leave_the_session_with_its_rollback(
         self, sessions: Sessions

@@ -635,6 +635,9 @@ class InboundProcessor:
                         urgency=notice.urgency,
                     ),
                 )
+                # The ticket first: a flush that took it with the link might put the
+                # link first, as nothing tells the ORM that one refers to the other.
+                await repository.insert_new()
                 await repository.add(
                     AlertTicket(
                         ticket_id=created.id,

@@ -312,17 +312,15 @@ class TicketService:
             sla.schedule(ticket, default.policy)
         ticket.search_text = _search_text(ticket, [])
         # Routing and the event read groups and agents, never the new ticket: no query
-        # on the way may flush it, so that it goes with its history and event below.
+        # on the way may flush it. The ticket, its history and its event stay new
+        # until the request commits, when they go in one statement with its audit
+        # record (the kit's `insert_new`). A caller that adds a row referring to the
+        # ticket writes them first (`TicketRepository.insert_new`).
         with self.repository.session.no_autoflush:
             self.repository.session.add(ticket)
             self._history(ticket, principal.sub, "created")
             await self._route(ticket)
-            created = await self._emit("ticket.created", ticket)
-        # Written now, before the caller adds rows that refer to it (an alert's link):
-        # the ticket, its history and its event in one statement, in the order they
-        # were added, which puts the ticket before the rows whose foreign keys name it.
-        await self.repository.insert_new()
-        return created
+            return await self._emit("ticket.created", ticket)
 
     async def _look_up(self, key: str | None) -> Lookup | None:
         if key is None or self.directory is None:

@@ -247,7 +247,9 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, set()).add(action)
 
 
-async def insert_new(session: AsyncSession) -> None:
+async def insert_new(
+    session: AsyncSession, *, last: tuple[type[SQLModel], dict[str, Any]] | None = None
+) -> Any:
     """Write the rows `session` holds as new; on PostgreSQL in one statement.
 
     A flush sends one INSERT per table, each its own round trip, and keeps a
@@ -263,15 +265,20 @@ async def insert_new(session: AsyncSession) -> None:
     statement does not read the keys back, so such rows must not be needed
     again in the transaction. SQLite, which has no INSERT in a `WITH`, flushes;
     so does a savepoint, and a row that leaves a column to a column default.
+
+    `last` is one more row, given as its model and a dict of its values (no
+    table model made): it goes in after the others, and its key, which the
+    database assigns, is returned. A request's audit record comes so with the
+    change it records.
     """
     rows = list(session.new)  # in the order they were added
-    if not rows:
-        return
+    if not rows and last is None:
+        return None
     if dialect_of(session) != "postgresql" or session.in_nested_transaction():
         # Inside a savepoint the rows must be the savepoint's, for its rollback to
         # take them out of the session again: only a flush records them so.
         await session.flush()
-        return
+        return await _insert_last(session, last)
     # Each row's table and columns, in the order they were added: the statement's shape.
     shape: list[tuple[Table, tuple[str, ...]]] = []
     parameters: dict[str, Any] = {}
@@ -288,17 +295,40 @@ async def insert_new(session: AsyncSession) -> None:
                 # Left to a column default, whose value the object should then hold: a
                 # flush reads it back, this statement would not.
                 await session.flush()
-                return
+                return await _insert_last(session, last)
             values[column.key] = value
         shape.append((table, tuple(values)))
         parameters.update({f"r{n}_{key}": value for key, value in values.items()})
+    if last is not None:
+        model, values = last
+        shape.append((inspect(model).local_table, tuple(values)))
+        parameters.update({f"r{len(rows)}_{key}": value for key, value in values.items()})
+    statement = _insert_together(tuple(shape), returning_last=last is not None)
     with session.no_autoflush:  # the rows are written by this statement, not by a flush
-        await session.exec(_insert_together(tuple(shape)), params=parameters)
+        result = await session.exec(statement, params=parameters)
+    last_key = result.scalar_one() if last is not None else None
     for row in rows:
         session.expunge(row)
         if None not in inspect(type(row)).primary_key_from_instance(row):
             make_transient_to_detached(row)
             session.add(row)
+    return last_key
+
+
+async def _insert_last(
+    session: AsyncSession, last: tuple[type[SQLModel], dict[str, Any]] | None
+) -> Any:
+    """`insert_new`'s `last` row on its own, once the others are written; its key."""
+    if last is None:
+        return None
+    model, values = last
+    statement = _insert_returning_key(inspect(model).local_table)
+    return (await session.exec(statement, params=values)).scalar_one()
+
+
+@functools.cache
+def _insert_returning_key(table: Table) -> Insert:
+    return insert(table).returning(next(iter(table.primary_key.columns)))
 
 
 def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
@@ -333,7 +363,9 @@ async def insert_rows(
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert:
+def _insert_together(
+    shape: tuple[tuple[Table, tuple[str, ...]], ...], *, returning_last: bool
+) -> Insert:
     # An INSERT per row, all parts of one WITH. PostgreSQL runs the parts in an order
     # of its choosing, but a part that reads another's output runs after it: each
     # further row of a table is an INSERT ... SELECT from the row before, so the rows
@@ -351,9 +383,10 @@ def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert
             if prior is None
             else insert(table).from_select(columns, select(*values).select_from(prior))
         )
-        if n == len(shape) - 1:
-            return statement.add_cte(*parts)
         key = next(iter(table.primary_key.columns))
+        if n == len(shape) - 1:
+            statement = statement.add_cte(*parts)
+            return statement.returning(key) if returning_last else statement
         previous[table] = part = statement.returning(key).cte(f"row_{n}")
         parts.append(part)
     raise AssertionError("a shape has rows")
