@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from deskside_contracts.events import EventBatch
+from deskside_kit import database
 from deskside_kit.auth import SERVICE_TOKEN_HEADER
 from deskside_kit.background import periodically
 from deskside_kit.database import Sessions, create_engine
@@ -28,6 +29,7 @@ from deskside_tickets.app import create_app as create_tickets_app
 from deskside_tickets.config import TicketsSettings
 from tests.conftest import DatabaseUrlFor
 from tests.support.apps import serving
+from tests.support.plans import plan_of, statements_sent
 from tests.support.servers import free_ports, serving_over_http, unused_url
 from tests.support.tokens import TEST_JWT_SECRET, bearer
 
@@ -531,3 +533,27 @@ class TestInTheService:
         app = create_tickets_app(settings)
         async with serving(app):
             assert not hasattr(app.state, "outbox_relay")
+
+
+class TestTheClaimsPlan:
+    @pytest.mark.parametrize("service", ["tickets", "inventory"])
+    async def test_a_claim_reads_only_the_unsent_events_in_order(
+        self, database_url_for: DatabaseUrlFor, http: httpx.AsyncClient, service: str
+    ) -> None:
+        # Each round, and at every commit that records an event. Sorting every unsent
+        # event for each claim made draining a backlog quadratic in its length.
+        engine = create_engine(await database_url_for(service))
+        try:
+            await database.migrate(engine, f"deskside_{service}:migrations")
+            relay = OutboxRelay(Sessions.for_engine(engine), http, unused_url(), SERVICE_TOKEN)
+            with statements_sent(engine) as sent:
+                await relay.run_once()
+            [(statement, parameters)] = [(s, p) for s, p in sent if "LIMIT" in s]
+
+            plan = await plan_of(engine, statement, parameters)
+        finally:
+            await engine.dispose()
+
+        assert "ix_outbox_to_send" in plan, plan
+        assert "Sort" not in plan, plan
+        assert "TEMP B-TREE" not in plan, plan

@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from deskside_kit.database import Sessions, utc_now
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from tests.support.apps import app_sessions
+from tests.support.plans import plan_of, statements_sent
 from tests.support.tokens import bearer
 from tests.tickets.conftest import (
     ADMIN,
@@ -292,35 +292,13 @@ class TestReopenWindowAndAutoClose:
         # Every 30 s. An index of every resolved_at ever set, closed tickets included,
         # took a second of the database per round at a million tickets.
         engine = app_sessions(client).engine
-        sent: list[tuple[str, Any]] = []
-
-        def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-            sent.append((statement, parameters))
-
-        event.listen(engine.sync_engine, "before_cursor_execute", capture)
-        try:
+        with statements_sent(engine) as sent:
             async with app_sessions(client).write_transaction() as session:
                 await TicketRepository(session).resolved_before(utc_now(), 100)
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", capture)
         [(statement, parameters)] = [(s, p) for s, p in sent if "ORDER BY tickets.resolved_at" in s]
 
-        async with engine.connect() as connection:
-            if backend == "postgresql":
-                # A table this small is read whole, whatever its indexes.
-                await connection.exec_driver_sql("SET enable_seqscan = off")
-                # The plan a prepared statement may settle on, made for any parameter values.
-                await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-                await connection.exec_driver_sql(f"PREPARE awaiting_close AS {statement}")
-                arguments = ", ".join("NULL" for _ in parameters)
-                rows = await connection.exec_driver_sql(
-                    f"EXPLAIN EXECUTE awaiting_close({arguments})"
-                )
-            else:
-                rows = await connection.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement, parameters
-                )
-            plan = " ".join(str(column) for row in rows for column in row)
+        plan = await plan_of(engine, statement, parameters)
+
         if backend == "postgresql":
             assert "ix_tickets_awaiting_close" in plan, plan
         else:

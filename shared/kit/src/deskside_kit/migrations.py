@@ -140,6 +140,28 @@ def drop_audit_table_v1() -> None:
     op.drop_table("audit_records")
 
 
+def index_outbox_to_send_v2() -> None:
+    """The relay's claims read only the unsent events, in order: replaces v1's index.
+
+    v1 indexed (sent_at, sequence). It finds the unsent events, but the planner
+    takes `sent_at IS NULL` for no equality, so it sorted every unsent event for
+    each claim of a batch: a backlog of B events cost about B²/batch rows to
+    drain. And with many unsent events in the statistics, walking the primary key
+    from the first event ever sent looked as good. A partial index holds only
+    the unsent events, in sequence order.
+    """
+    unsent = sa.text("sent_at IS NULL")
+    op.create_index(
+        "ix_outbox_to_send", "outbox", ["sequence"], postgresql_where=unsent, sqlite_where=unsent
+    )
+    op.drop_index("ix_outbox_unsent", table_name="outbox")
+
+
+def unindex_outbox_to_send_v2() -> None:
+    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "sequence"])
+    op.drop_index("ix_outbox_to_send", table_name="outbox")
+
+
 def drop_kit_tables_v1() -> None:
     op.drop_table("idempotency_keys")
     op.drop_index("ix_outbox_unsent", table_name="outbox")

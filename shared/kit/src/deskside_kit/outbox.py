@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +24,15 @@ class OutboxEvent(SQLModel, table=True):
     """An event waiting to be relayed; each service has this table in its own database."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "sequence"),)
+    # The events still to send, in order (`migrations.index_outbox_to_send_v2`).
+    __table_args__ = (
+        Index(
+            "ix_outbox_to_send",
+            "sequence",
+            postgresql_where=text("sent_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL"),
+        ),
+    )
 
     # The order events were written in: the relay sends them in this order.
     sequence: int | None = Field(default=None, primary_key=True)

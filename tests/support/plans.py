@@ -1,0 +1,51 @@
+"""What the database plans for a statement the code sends: for tests that a query
+stays on its index as its table grows."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+@contextlib.contextmanager
+def statements_sent(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement `engine` sends inside the block, with its parameters."""
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+
+
+async def plan_of(engine: AsyncEngine, statement: str, parameters: Any) -> str:
+    """The plan of a statement sent as `statements_sent` saw it, as one line of text.
+
+    On PostgreSQL the plan a prepared statement may settle on (asyncpg prepares
+    every statement): a generic one, made for any parameter values, which cannot
+    use a partial index whose condition rests on a parameter. Sequential scans
+    are off, as a test's tables are small enough to be read whole whatever their
+    indexes. On SQLite, its query plan.
+    """
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.exec_driver_sql("SET enable_seqscan = off")
+            await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            await connection.exec_driver_sql(f"PREPARE planned AS {statement}")
+            arguments = ", ".join("NULL" for _ in parameters)
+            rows = await connection.exec_driver_sql(
+                f"EXPLAIN EXECUTE planned{f'({arguments})' if arguments else ''}"
+            )
+        else:
+            rows = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        plan = " ".join(str(column) for row in rows for column in row)
+        await connection.rollback()
+    return plan
