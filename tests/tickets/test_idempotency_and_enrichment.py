@@ -16,6 +16,7 @@ from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from deskside_tickets.technologies import TechnologyDirectory
 from tests.support.apps import app_sessions
+from tests.support.plans import plan_of, statements_sent
 from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, outbox_events
 
 BODY = {"title": "Outlook on my Mac keeps asking for my password"}
@@ -179,3 +180,17 @@ class TestTechnologyEnrichment:
         assert after["enrichment"] == "done"
         assert after["technology"]["name"] == "Dropbox"
         assert after["version"] == ticket["version"] + 1
+
+    async def test_housekeeping_finds_them_in_an_index_of_pending_tickets_only(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Every 30 s. Planned for any value, the query walked every ticket by age.
+        engine = app_sessions(client).engine
+        with statements_sent(engine) as sent:
+            async with app_sessions(client).write_transaction() as session:
+                await TicketRepository(session).pending_enrichment(50)
+        [(statement, parameters)] = [(s, p) for s, p in sent if "tickets.enrichment" in s]
+
+        plan = await plan_of(engine, statement, parameters)
+
+        assert "ix_tickets_enrichment_pending" in plan, plan

@@ -57,6 +57,13 @@ class Ticket(SQLModel, table=True):
             postgresql_where=text("status = 'resolved'"),
             sqlite_where=text("status = 'resolved'"),
         ),
+        # Tickets still waiting for inventory's technology snapshot (housekeeping).
+        Index(
+            "ix_tickets_enrichment_pending",
+            "created_at",
+            postgresql_where=text("enrichment = 'pending'"),
+            sqlite_where=text("enrichment = 'pending'"),
+        ),
     )
 
     id: str = Field(default_factory=lambda: new_id("tkt"), primary_key=True, max_length=40)
@@ -78,7 +85,7 @@ class Ticket(SQLModel, table=True):
     technology_vendor: str | None = Field(default=None, max_length=200)
     technology_tier: str | None = Field(default=None, max_length=32)
     technology_guide: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    enrichment: str = Field(default="none", max_length=32, index=True)
+    enrichment: str = Field(default="none", max_length=32)
     device_id: str | None = Field(default=None, max_length=64)
     account_id: str | None = Field(default=None, max_length=64)
     work_stopped: bool = Field(default=False)

@@ -286,7 +286,8 @@ class TicketRepository:
     async def pending_enrichment(self, limit: int) -> Sequence[Ticket]:
         statement = (
             select(Ticket)
-            .where(col(Ticket.enrichment) == "pending")
+            # A literal, as in `resolved_before`: the partial index needs it.
+            .where(col(Ticket.enrichment) == literal_column("'pending'"))
             .order_by(col(Ticket.created_at))
             .limit(limit)
             .with_for_update(skip_locked=True)
