@@ -41,9 +41,14 @@ async def plan_of(engine: AsyncEngine, statement: str, parameters: Any) -> str:
             await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
             await connection.exec_driver_sql(f"PREPARE planned AS {statement}")
             arguments = ", ".join("NULL" for _ in parameters)
-            rows = await connection.exec_driver_sql(
-                f"EXPLAIN EXECUTE planned{f'({arguments})' if arguments else ''}"
-            )
+            try:
+                rows = await connection.exec_driver_sql(
+                    f"EXPLAIN EXECUTE planned{f'({arguments})' if arguments else ''}"
+                )
+            finally:
+                # A prepared statement outlives the transaction; the connection goes
+                # back to the pool.
+                await connection.exec_driver_sql("DEALLOCATE planned")
         else:
             rows = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
         plan = " ".join(str(column) for row in rows for column in row)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from deskside_contracts.tickets import TicketCreate
@@ -42,6 +43,24 @@ class TestIdempotentCreates:
         listed = (await client.get("/v1/tickets", headers=ALICE)).json()["items"]
         assert len(listed) == 1
         assert [e.type for e in await outbox_events(client)] == ["ticket.created"]
+
+    @pytest.mark.parametrize("key", [None, "form-44"])
+    async def test_a_create_and_its_audit_record_are_one_statement(
+        self, client: httpx.AsyncClient, backend: str, key: str | None
+    ) -> None:
+        # With a key too: storing the answer must not flush the new rows on their own.
+        headers = {**ALICE, **({"Idempotency-Key": key} if key else {})}
+        with statements_sent(app_sessions(client).engine) as sent:
+            response = await client.post("/v1/tickets", json=BODY, headers=headers)
+        assert response.status_code == 201
+        writes = [s for s, _ in sent if "INSERT INTO tickets" in s or "INSERT INTO audit" in s]
+
+        if backend == "postgresql":
+            [statement] = writes
+            for table in ("tickets", "ticket_changes", "outbox", "audit_records"):
+                assert f"INSERT INTO {table} " in statement
+        else:
+            assert len(writes) == 2  # SQLite: the ORM's flush, then the record
 
     async def test_another_body_with_the_same_key_is_422(self, client: httpx.AsyncClient) -> None:
         headers = {**ALICE, "Idempotency-Key": "form-43"}
@@ -189,7 +208,7 @@ class TestTechnologyEnrichment:
         with statements_sent(engine) as sent:
             async with app_sessions(client).write_transaction() as session:
                 await TicketRepository(session).pending_enrichment(50)
-        [(statement, parameters)] = [(s, p) for s, p in sent if "tickets.enrichment" in s]
+        [(statement, parameters)] = [(s, p) for s, p in sent if "enrichment = 'pending'" in s]
 
         plan = await plan_of(engine, statement, parameters)
 

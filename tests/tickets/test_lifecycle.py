@@ -295,15 +295,16 @@ class TestReopenWindowAndAutoClose:
         with statements_sent(engine) as sent:
             async with app_sessions(client).write_transaction() as session:
                 await TicketRepository(session).resolved_before(utc_now(), 100)
-        [(statement, parameters)] = [(s, p) for s, p in sent if "ORDER BY tickets.resolved_at" in s]
+        [(statement, parameters)] = [(s, p) for s, p in sent if "status = 'resolved'" in s]
 
         plan = await plan_of(engine, statement, parameters)
 
         if backend == "postgresql":
             assert "ix_tickets_awaiting_close" in plan, plan
         else:
-            # SQLite takes the status index, which holds as few rows: the resolved ones.
-            assert "USING INDEX ix_tickets_status (status=?)" in plan, plan
+            # SQLite picks an index of its own liking (the status one, which holds as
+            # few rows): any that looks the rows up, not a walk of the whole table.
+            assert "SEARCH tickets USING INDEX" in plan, plan
 
 
 async def _close_resolved(sessions: Sessions, settings: TicketsSettings, days_from_now: int) -> int:

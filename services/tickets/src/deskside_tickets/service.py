@@ -315,7 +315,8 @@ class TicketService:
         # on the way may flush it. The ticket, its history and its event stay new
         # until the request commits, when they go in one statement with its audit
         # record (the kit's `insert_new`). A caller that adds a row referring to the
-        # ticket writes them first (`TicketRepository.insert_new`).
+        # ticket writes them first (`TicketRepository.insert_new`): the ORM's flush,
+        # knowing no relationship between the two, may put that row first.
         with self.repository.session.no_autoflush:
             self.repository.session.add(ticket)
             self._history(ticket, principal.sub, "created")

@@ -172,6 +172,9 @@ class Idempotency:
                 response_body=body.model_dump_json(),
                 response_headers=stored_headers,
             )
+            # Only the key's row: what the request created is left for its commit,
+            # where it goes in one statement with the audit record (`insert_new`).
+            .execution_options(autoflush=False)
         )
 
     async def release(self) -> None:
