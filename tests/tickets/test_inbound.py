@@ -18,7 +18,9 @@ from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.inbound import InboundProcessor, strip_quoted
 from deskside_tickets.models import AlertTicket, InboundMessage, Ticket
+from deskside_tickets.repository import TicketRepository
 from tests.support.apps import app_sessions, serving
+from tests.support.plans import plan_of, statements_sent
 from tests.tickets.conftest import (
     AGENT,
     ALICE,
@@ -461,6 +463,23 @@ class TestProcessing:
         assert "no From address" in (broken.last_error or "")
         assert broken.next_attempt_at > utc_now()
         assert await process(client) == 0  # backing off: not due yet
+
+    async def test_a_claim_takes_the_oldest_pending_message_from_an_index_of_them(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Up to fifty claims a round: sorting every due message for each made a
+        # backlog cost fifty times its length.
+        engine = app_sessions(client).engine
+        with statements_sent(engine) as sent:
+            async with app_sessions(client).write_transaction() as session:
+                await TicketRepository(session).claim_inbound(utc_now())
+        [(statement, parameters)] = [(s, p) for s, p in sent if "status = 'pending'" in s]
+
+        plan = await plan_of(engine, statement, parameters)
+
+        assert "ix_inbound_messages_pending" in plan, plan
+        assert "Sort" not in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
 
     async def test_a_stored_message_is_processed_at_once_by_default(
         self, settings: TicketsSettings

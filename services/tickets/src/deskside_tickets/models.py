@@ -308,7 +308,14 @@ class InboundMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("integration", "webhook_id", name="uq_inbound_messages_webhook"),
         UniqueConstraint("message_id", name="uq_inbound_messages_message_id"),
-        Index("ix_inbound_messages_due", "status", "next_attempt_at"),
+        # The messages still to process, oldest first (the inbound processor's claim).
+        Index(
+            "ix_inbound_messages_pending",
+            "received_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_inbound_messages_ticket_id", "ticket_id"),
     )
 

@@ -682,7 +682,8 @@ class TicketRepository:
         statement = (
             select(InboundMessage)
             .where(
-                col(InboundMessage.status) == "pending",
+                # A literal, for the partial index (see `resolved_before`).
+                col(InboundMessage.status) == literal_column("'pending'"),
                 col(InboundMessage.next_attempt_at) <= now,
             )
             .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
