@@ -381,23 +381,6 @@ class TestWebhookDelivery:
         notices = await client.get("/v1/notifications?recipient=ops@example.com", headers=ADMIN)
         assert [n["event_type"] for n in notices.json()["items"]] == ["webhook.disabled"]
 
-    async def test_an_endpoint_switched_off_in_a_round_leaves_nothing_pending(
-        self, client: httpx.AsyncClient, receiver: WebhookReceiver
-    ) -> None:
-        hook = await subscribe(client, receiver)
-        receiver.script, receiver.default_status = [410], 503
-        await client.post(
-            "/internal/events", json=batch(ticket_event(), ticket_event()), headers=SERVICE
-        )
-
-        await dispatcher_of(client).run_once()
-
-        listed = await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=ADMIN)
-        statuses = sorted(item["status"] for item in listed.json()["items"])
-        # The one answered 410 failed; the other, due for a retry, waits no more.
-        assert len(receiver.received) == 2
-        assert statuses == ["failed", "skipped"]
-
     async def test_an_endpoint_failing_message_after_message_is_disabled(
         self, settings_for: SettingsFor, receiver: WebhookReceiver
     ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -272,35 +271,6 @@ class TestWebhooks:
         assert recovered.status_code == 202
         assert recovered.json() == {"requeued": 2}
         assert len(pending.json()["items"]) == 2
-
-    async def test_switching_an_endpoint_off_skips_what_waits_and_recover_sends_it(
-        self, client: httpx.AsyncClient
-    ) -> None:
-        # Left pending, they would head the due deliveries for good, read past every round.
-        hook = await create_webhook(client)
-        since = datetime.now(UTC) - timedelta(seconds=1)
-        await client.post("/internal/events", json=batch(ticket_event()), headers=SERVICE)
-
-        def listed(status: str) -> Awaitable[httpx.Response]:
-            return client.get(
-                f"/v1/webhooks/{hook['id']}/deliveries?status={status}", headers=ADMIN
-            )
-
-        waiting = (await listed("pending")).json()["items"]
-        await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": False}, headers=ADMIN)
-        after_off = [(await listed(s)).json()["items"] for s in ("pending", "skipped")]
-        await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": True}, headers=ADMIN)
-        recovered = await client.post(
-            f"/v1/webhooks/{hook['id']}/recover", json={"since": since.isoformat()}, headers=ADMIN
-        )
-
-        assert len(waiting) == 1
-        assert after_off[0] == []
-        assert [item["id"] for item in after_off[1]] == [waiting[0]["id"]]
-        assert recovered.json() == {"requeued": 1}
-        assert [item["id"] for item in (await listed("pending")).json()["items"]] == [
-            waiting[0]["id"]
-        ]
 
     async def test_deleting_a_subscription_ends_it(self, client: httpx.AsyncClient) -> None:
         hook = await create_webhook(client)

@@ -273,7 +273,6 @@ class WebhookDispatcher:
                 )
             }
             now = self.clock()
-            enabled_before = {row.id for row in subscriptions.values() if row.enabled}
             # Deleted while in flight: nothing to record.
             attempts = [attempt for attempt in attempts if attempt.subscription_id in subscriptions]
             succeeded = [attempt for attempt in attempts if attempt.result.succeeded]
@@ -302,9 +301,6 @@ class WebhookDispatcher:
                         self._settle(
                             session, delivery, subscriptions[attempt.subscription_id], attempt, now
                         )
-            for subscription_id in enabled_before:
-                if not subscriptions[subscription_id].enabled:  # switched off by this round
-                    await repository.skip_pending_deliveries(subscription_id)
             await repository.insert_rows(
                 WebhookAttempt,
                 [_attempt_row(attempt) for attempt in attempts if attempt.delivery_id in recorded],
@@ -323,8 +319,6 @@ class WebhookDispatcher:
         delivery.attempts += 1
         delivery.last_status_code = result.status_code
         delivery.last_error = result.error
-        if delivery.status != DeliveryStatus.PENDING.value:
-            return  # skipped while in flight: its endpoint was switched off meanwhile
         if is_gone(result):
             self._give_up(delivery, now)
             self._disable(session, subscription, "The endpoint answered 410 Gone.", now)

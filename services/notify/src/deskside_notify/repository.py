@@ -314,22 +314,6 @@ class NotifyRepository:
             recorded.update(updated.scalars().all())
         return recorded
 
-    async def skip_pending_deliveries(self, subscription_id: str) -> int:
-        """A switched-off endpoint's waiting deliveries, skipped as what comes while it is off.
-
-        Left pending, they would lie at the head of the due deliveries for good, and
-        every round would read past them; `recover` sends them once it is back on.
-        """
-        result = await self.session.exec(
-            update(WebhookDelivery)
-            .where(
-                col(WebhookDelivery.subscription_id) == subscription_id,
-                col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-            )
-            .values(status=DeliveryStatus.SKIPPED.value, next_attempt_at=None)
-        )
-        return int(result.rowcount or 0)
-
     async def requeue_deliveries(self, subscription_id: str, since: datetime, now: datetime) -> int:
         statement = (
             update(WebhookDelivery)

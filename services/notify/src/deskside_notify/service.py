@@ -423,8 +423,6 @@ class WebhookService:
             if changes["enabled"] and not row.enabled:
                 # Re-enabled: a clean slate; `recover` re-sends what it missed.
                 row.disabled_reason, row.disabled_at, row.consecutive_failures = None, None, 0
-            elif row.enabled and not changes["enabled"]:
-                await self.repository.skip_pending_deliveries(row.id)
             row.enabled = changes["enabled"]
         row.version += 1
         row.updated_at = self.clock()

@@ -146,8 +146,7 @@ class DeliveryStatus(StrEnum):
     SUCCEEDED = "succeeded"
     # Every retry of the schedule failed, or the endpoint answered 410.
     FAILED = "failed"
-    # The endpoint was disabled when the event came, or while the delivery waited for a
-    # retry; `recover` can send it later.
+    # The endpoint was disabled when the event came; `recover` can send it later.
     SKIPPED = "skipped"
 
 
