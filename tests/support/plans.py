@@ -4,11 +4,14 @@ stays on its index as its table grows."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from deskside_kit.database import Sessions
 
 
 @contextlib.contextmanager
@@ -54,3 +57,14 @@ async def plan_of(engine: AsyncEngine, statement: str, parameters: Any) -> str:
         plan = " ".join(str(column) for row in rows for column in row)
         await connection.rollback()
     return plan
+
+
+async def plan_of_query(
+    sessions: Sessions, query: Callable[[AsyncSession], Awaitable[object]], marker: str
+) -> str:
+    """The plan (`plan_of`) of the one statement holding `marker` that `query` sends."""
+    with statements_sent(sessions.engine) as sent:
+        async with sessions.write_transaction() as session:
+            await query(session)
+    [(statement, parameters)] = [(s, p) for s, p in sent if marker in s]
+    return await plan_of(sessions.engine, statement, parameters)

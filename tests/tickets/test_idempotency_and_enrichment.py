@@ -17,7 +17,7 @@ from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from deskside_tickets.technologies import TechnologyDirectory
 from tests.support.apps import app_sessions
-from tests.support.plans import plan_of, statements_sent
+from tests.support.plans import plan_of_query, statements_sent
 from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, outbox_events
 
 BODY = {"title": "Outlook on my Mac keeps asking for my password"}
@@ -204,12 +204,10 @@ class TestTechnologyEnrichment:
         self, client: httpx.AsyncClient
     ) -> None:
         # Every 30 s. Planned for any value, the query walked every ticket by age.
-        engine = app_sessions(client).engine
-        with statements_sent(engine) as sent:
-            async with app_sessions(client).write_transaction() as session:
-                await TicketRepository(session).pending_enrichment(50)
-        [(statement, parameters)] = [(s, p) for s, p in sent if "enrichment = 'pending'" in s]
-
-        plan = await plan_of(engine, statement, parameters)
+        plan = await plan_of_query(
+            app_sessions(client),
+            lambda session: TicketRepository(session).pending_enrichment(50),
+            "enrichment = 'pending'",
+        )
 
         assert "ix_tickets_enrichment_pending" in plan, plan

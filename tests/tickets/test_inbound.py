@@ -20,7 +20,7 @@ from deskside_tickets.inbound import InboundProcessor, strip_quoted
 from deskside_tickets.models import AlertTicket, InboundMessage, Ticket
 from deskside_tickets.repository import TicketRepository
 from tests.support.apps import app_sessions, serving
-from tests.support.plans import plan_of, statements_sent
+from tests.support.plans import plan_of_query
 from tests.tickets.conftest import (
     AGENT,
     ALICE,
@@ -469,13 +469,11 @@ class TestProcessing:
     ) -> None:
         # Up to fifty claims a round: sorting every due message for each made a
         # backlog cost fifty times its length.
-        engine = app_sessions(client).engine
-        with statements_sent(engine) as sent:
-            async with app_sessions(client).write_transaction() as session:
-                await TicketRepository(session).claim_inbound(utc_now())
-        [(statement, parameters)] = [(s, p) for s, p in sent if "status = 'pending'" in s]
-
-        plan = await plan_of(engine, statement, parameters)
+        plan = await plan_of_query(
+            app_sessions(client),
+            lambda session: TicketRepository(session).claim_inbound(utc_now()),
+            "status = 'pending'",
+        )
 
         assert "ix_inbound_messages_pending" in plan, plan
         assert "Sort" not in plan, plan

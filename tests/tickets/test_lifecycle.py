@@ -13,7 +13,7 @@ from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from tests.support.apps import app_sessions
-from tests.support.plans import plan_of, statements_sent
+from tests.support.plans import plan_of_query
 from tests.support.tokens import bearer
 from tests.tickets.conftest import (
     ADMIN,
@@ -291,13 +291,11 @@ class TestReopenWindowAndAutoClose:
     ) -> None:
         # Every 30 s. An index of every resolved_at ever set, closed tickets included,
         # took a second of the database per round at a million tickets.
-        engine = app_sessions(client).engine
-        with statements_sent(engine) as sent:
-            async with app_sessions(client).write_transaction() as session:
-                await TicketRepository(session).resolved_before(utc_now(), 100)
-        [(statement, parameters)] = [(s, p) for s, p in sent if "status = 'resolved'" in s]
-
-        plan = await plan_of(engine, statement, parameters)
+        plan = await plan_of_query(
+            app_sessions(client),
+            lambda session: TicketRepository(session).resolved_before(utc_now(), 100),
+            "status = 'resolved'",
+        )
 
         if backend == "postgresql":
             assert "ix_tickets_awaiting_close" in plan, plan
