@@ -234,6 +234,16 @@ class TestInsertNew:
             await engine.dispose()
 
     @staticmethod
+    def _ticket(number: int, title: str) -> Ticket:
+        return Ticket(
+            number=number,
+            reference=f"SD-{number:06d}",
+            title=title,
+            requester_id="p",
+            created_by="p",
+        )
+
+    @staticmethod
     def _counting_inserts(sessions: Sessions) -> list[str]:
         statements: list[str] = []
 
@@ -249,9 +259,7 @@ class TestInsertNew:
     ) -> None:
         inserts = self._counting_inserts(sessions)
         async with sessions.write_transaction() as session:
-            ticket = Ticket(
-                number=7, reference="SD-000007", title="VPN drops", requester_id="p", created_by="p"
-            )
+            ticket = self._ticket(7, "VPN drops")
             session.add(ticket)
             session.add(TicketChange(ticket_id=ticket.id, actor="p", action="created"))
             session.add(TicketChange(ticket_id=ticket.id, actor="p", action="routed"))
@@ -285,13 +293,7 @@ class TestInsertNew:
 
         for number in (11, 12, 13):
             async with sessions.write_transaction() as session:
-                ticket = Ticket(
-                    number=number,
-                    reference=f"SD-{number:06d}",
-                    title="Wi-Fi",
-                    requester_id="p",
-                    created_by="p",
-                )
+                ticket = self._ticket(number, "Wi-Fi")
                 session.add(ticket)
                 for action in ("created", "routed"):
                     session.add(TicketChange(ticket_id=ticket.id, actor="p", action=action))
@@ -306,9 +308,7 @@ class TestInsertNew:
     ) -> None:
         inserts = self._counting_inserts(sessions)
         async with sessions.write_transaction() as session:
-            ticket = Ticket(
-                number=9, reference="SD-000009", title="Teams", requester_id="p", created_by="p"
-            )
+            ticket = self._ticket(9, "Teams")
             session.add(ticket)
             session.add(TicketChange(ticket_id=ticket.id, actor="p", action="created"))
             record = new_row(AuditRecord, method="POST", path="/v1/tickets", status=201)
@@ -328,9 +328,7 @@ class TestInsertNew:
     ) -> None:
         async with sessions.write_transaction() as session:
             savepoint = await session.begin_nested()
-            ticket = Ticket(
-                number=8, reference="SD-000008", title="Printer", requester_id="p", created_by="p"
-            )
+            ticket = self._ticket(8, "Printer")
             session.add(ticket)
             await insert_new(session)
             await savepoint.rollback()

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
 from deskside_tickets.models import Escalation, Group, Ticket
 from tests.support.apps import app_sessions
+from tests.support.plans import statements_sent
 from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, act, open_ticket
 
 
@@ -176,21 +176,15 @@ class TestRouting:
     ) -> None:
         desk = await group(client, "Service desk", 1, auto_assign=True)
         await agent(client, "generalist", [desk["id"]], [])
-        inserts: list[str] = []
-
-        @event.listens_for(app_sessions(client).engine.sync_engine, "before_cursor_execute")
-        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if statement.lstrip().startswith(("INSERT", "WITH")):
-                inserts.append(statement)
-
-        ticket = await open_ticket(client, ALICE)
+        with statements_sent(app_sessions(client).engine) as sent:
+            ticket = await open_ticket(client, ALICE)
 
         assert (ticket["group_id"], ticket["assignee_id"]) == (desk["id"], "generalist")
         history = (await client.get(f"/v1/tickets/{ticket['id']}/history", headers=AGENT)).json()
         assert [item["action"] for item in history["items"]] == ["created", "routed", "assigned"]
         # Routing and assigning read groups and agents: none of those reads may flush the
-        # ticket ahead of its history and event (and the audit record, written apart).
-        writing_the_ticket = [sql for sql in inserts if "INSERT INTO tickets" in sql]
+        # ticket ahead of its history and event (which go with the audit record).
+        writing_the_ticket = [sql for sql, _ in sent if "INSERT INTO tickets" in sql]
         if backend == "postgresql":
             (statement,) = writing_the_ticket
             assert "INSERT INTO ticket_changes" in statement

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from deskside_kit.database import UtcDateTime, utc_now
+from deskside_kit.database import UtcDateTime, partial_index, utc_now
 from deskside_kit.idempotency import IdempotencyKey
 from deskside_kit.ids import new_id
 from deskside_kit.outbox import OutboxEvent
@@ -51,18 +51,10 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_assignee_id", "assignee_id"),
         # Resolved tickets waiting to close (housekeeping), not every one ever resolved.
-        Index(
-            "ix_tickets_awaiting_close",
-            "resolved_at",
-            postgresql_where=text("status = 'resolved'"),
-            sqlite_where=text("status = 'resolved'"),
-        ),
+        partial_index("ix_tickets_awaiting_close", "resolved_at", where="status = 'resolved'"),
         # Tickets still waiting for inventory's technology snapshot (housekeeping).
-        Index(
-            "ix_tickets_enrichment_pending",
-            "created_at",
-            postgresql_where=text("enrichment = 'pending'"),
-            sqlite_where=text("enrichment = 'pending'"),
+        partial_index(
+            "ix_tickets_enrichment_pending", "created_at", where="enrichment = 'pending'"
         ),
     )
 
@@ -309,12 +301,8 @@ class InboundMessage(SQLModel, table=True):
         UniqueConstraint("integration", "webhook_id", name="uq_inbound_messages_webhook"),
         UniqueConstraint("message_id", name="uq_inbound_messages_message_id"),
         # The messages still to process, oldest first (the inbound processor's claim).
-        Index(
-            "ix_inbound_messages_pending",
-            "received_at",
-            "id",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
+        partial_index(
+            "ix_inbound_messages_pending", "received_at", "id", where="status = 'pending'"
         ),
         Index("ix_inbound_messages_ticket_id", "ticket_id"),
     )

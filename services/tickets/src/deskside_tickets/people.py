@@ -79,7 +79,7 @@ class PeopleService:
     async def create_group(self, data: GroupCreate) -> GroupRead:
         group = Group(**data.model_dump())
         async with self.repository.unique(_name_taken(group.name)):
-            self.repository.session.add(group)
+            await self.repository.add(group)
         self._routing_changed()
         return GroupRead.model_validate(group)
 

@@ -50,7 +50,7 @@ class SlaPolicyService:
         _check_calendar(data.business_hours)
         row = _new_policy_row(data)
         async with self.repository.unique(_name_taken(row.name)):
-            self.repository.session.add(row)
+            await self.repository.add(row)
         if row.is_default:
             await self.repository.clear_default_policy(except_id=row.id)
         return sla.policy_to_read(row)

@@ -32,6 +32,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import (
     CTE,
     DateTime,
+    Index,
     Insert,
     Table,
     bindparam,
@@ -434,6 +435,17 @@ def create_sessionmaker(
         expire_on_commit=False,
         info=info,
     )
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index of only the rows `where` holds for, on PostgreSQL and SQLite alike.
+
+    For a query of rows waiting for something (due, pending, unsent), a few among
+    many. Write the condition into the query as a literal, not a parameter: a plan
+    made for any parameter value (a prepared statement's) cannot use the index.
+    """
+    condition = text(where)
+    return Index(name, *columns, postgresql_where=condition, sqlite_where=condition)
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

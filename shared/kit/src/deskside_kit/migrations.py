@@ -140,6 +140,12 @@ def drop_audit_table_v1() -> None:
     op.drop_table("audit_records")
 
 
+def create_partial_index(name: str, table: str, columns: list[str], where: str) -> None:
+    """`database.partial_index` in a migration: the same condition on both databases."""
+    condition = sa.text(where)
+    op.create_index(name, table, columns, postgresql_where=condition, sqlite_where=condition)
+
+
 def index_outbox_to_send_v2() -> None:
     """The relay's claims read only the unsent events, in order: replaces v1's index.
 
@@ -150,10 +156,7 @@ def index_outbox_to_send_v2() -> None:
     from the first event ever sent looked as good. A partial index holds only
     the unsent events, in sequence order.
     """
-    unsent = sa.text("sent_at IS NULL")
-    op.create_index(
-        "ix_outbox_to_send", "outbox", ["sequence"], postgresql_where=unsent, sqlite_where=unsent
-    )
+    create_partial_index("ix_outbox_to_send", "outbox", ["sequence"], "sent_at IS NULL")
     op.drop_index("ix_outbox_unsent", table_name="outbox")
 
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_contracts.events import Event
 from deskside_kit.context import current_request_id
-from deskside_kit.database import OUTBOX_WRITTEN, UtcDateTime, utc_now, wake_after_commit
+from deskside_kit.database import (
+    OUTBOX_WRITTEN,
+    UtcDateTime,
+    partial_index,
+    utc_now,
+    wake_after_commit,
+)
 from deskside_kit.ids import new_id
 
 
@@ -25,14 +31,7 @@ class OutboxEvent(SQLModel, table=True):
 
     __tablename__ = "outbox"
     # The events still to send, in order (`migrations.index_outbox_to_send_v2`).
-    __table_args__ = (
-        Index(
-            "ix_outbox_to_send",
-            "sequence",
-            postgresql_where=text("sent_at IS NULL"),
-            sqlite_where=text("sent_at IS NULL"),
-        ),
-    )
+    __table_args__ = (partial_index("ix_outbox_to_send", "sequence", where="sent_at IS NULL"),)
 
     # The order events were written in: the relay sends them in this order.
     sequence: int | None = Field(default=None, primary_key=True)

@@ -22,33 +22,23 @@ Create Date: 2026-11-24
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from deskside_kit.migrations import create_partial_index
 
 revision: str = "20261124_0013"
 down_revision: str | None = "20261124_0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_RESOLVED = sa.text("status = 'resolved'")
-_PENDING = sa.text("enrichment = 'pending'")
-
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_tickets_awaiting_close",
-        "tickets",
-        ["resolved_at"],
-        postgresql_where=_RESOLVED,
-        sqlite_where=_RESOLVED,
+    create_partial_index(
+        "ix_tickets_awaiting_close", "tickets", ["resolved_at"], "status = 'resolved'"
     )
     op.drop_index("ix_tickets_resolved_at", table_name="tickets")
-    op.create_index(
-        "ix_tickets_enrichment_pending",
-        "tickets",
-        ["created_at"],
-        postgresql_where=_PENDING,
-        sqlite_where=_PENDING,
+    create_partial_index(
+        "ix_tickets_enrichment_pending", "tickets", ["created_at"], "enrichment = 'pending'"
     )
     op.drop_index("ix_tickets_enrichment", table_name="tickets")
 

@@ -15,24 +15,22 @@ Create Date: 2026-11-24
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from deskside_kit.migrations import create_partial_index
 
 revision: str = "20261124_0015"
 down_revision: str | None = "20261124_0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_PENDING = sa.text("status = 'pending'")
-
 
 def upgrade() -> None:
-    op.create_index(
+    create_partial_index(
         "ix_inbound_messages_pending",
         "inbound_messages",
         ["received_at", "id"],
-        postgresql_where=_PENDING,
-        sqlite_where=_PENDING,
+        "status = 'pending'",
     )
     op.drop_index("ix_inbound_messages_due", table_name="inbound_messages")
 
