@@ -10,11 +10,13 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.database import Session, before_request_commit
 from deskside_kit.idempotency import IdempotencyDep
-from tests.support.apps import serving
+from deskside_tickets.models import Ticket
+from tests.support.apps import app_sessions, serving
 from tests.support.tokens import bearer
 
 ALICE = bearer("alice")
@@ -75,3 +77,43 @@ async def test_a_failed_commit_gives_the_idempotency_key_back(service_app: FastA
     assert (retried.status_code, retried.json()) == (201, {"item": "dock"})
     assert replayed.status_code == 201
     assert replayed.headers.get("idempotent-replayed") == "true"
+
+
+class Opened(BaseModel):
+    id: str
+
+
+def _tickets_with_a_late_hook() -> APIRouter:
+    # A create whose request adds a hook of its own after the audit record's: the
+    # record's statement may then not end the transaction by itself.
+    router = APIRouter()
+
+    @router.post("/late-hook-tickets", status_code=201)
+    async def open_ticket(request: Request, session: Session) -> Opened:
+        ticket = Ticket(
+            number=1, reference="SD-000001", title="Dock", requester_id="a", created_by="a"
+        )
+        session.add(ticket)
+
+        async def fail_late(_session: AsyncSession, _status: int) -> None:
+            raise CommitFailure("the last hook could not write")
+
+        before_request_commit(request.scope, fail_late)
+        return Opened(id=ticket.id)
+
+    return router
+
+
+async def test_a_hook_after_the_audit_record_keeps_the_change_in_its_transaction(
+    service_app: FastAPI,
+) -> None:
+    # The audit record's hook runs first and writes the ticket with its record in one
+    # statement; had that statement been sent alone (as when it is the last hook), the
+    # ticket would stay though the request failed.
+    service_app.include_router(_tickets_with_a_late_hook())
+    async with serving(service_app) as client:
+        failed = await client.post("/late-hook-tickets", headers=ALICE)
+        async with app_sessions(client).reading() as session:
+            tickets = (await session.exec(select(Ticket))).all()
+    assert failed.status_code == 500
+    assert tickets == []

@@ -1,10 +1,12 @@
-"""What the database plans for a statement the code sends: for tests that a query
-stays on its index as its table grows."""
+"""What the code sends the database, and what the database plans for it: for tests
+that a write takes as few round trips as it should and a query stays on its index
+as its table grows."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from sqlalchemy import event
@@ -27,6 +29,37 @@ def statements_sent(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
         yield sent
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
+
+
+@contextlib.asynccontextmanager
+async def transaction_control_sent(engine: AsyncEngine) -> AsyncIterator[list[str]]:
+    """Every BEGIN, COMMIT and ROLLBACK asyncpg sends for `engine` inside the block.
+
+    `statements_sent` sees only what SQLAlchemy executes; these asyncpg sends by
+    itself, as simple queries, which its query loggers see (it logs no prepared
+    statement). PostgreSQL only.
+    """
+    sent: list[str] = []
+    hooked: list[Any] = []
+
+    def log(record: Any) -> None:
+        sent.append(record.query.strip().rstrip(";"))
+
+    def hook(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if all(driver is not other for other in hooked):
+            driver.add_query_logger(log)
+            hooked.append(driver)
+
+    event.listen(engine.sync_engine, "checkout", hook)
+    try:
+        yield sent
+        # asyncpg hands each record to its loggers on the loop's next turn.
+        await asyncio.sleep(0)
+    finally:
+        event.remove(engine.sync_engine, "checkout", hook)
+        for driver in hooked:
+            driver.remove_query_logger(log)
 
 
 async def plan_of(engine: AsyncEngine, statement: str, parameters: Any) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from deskside_contracts.tickets import TicketCreate
@@ -17,10 +18,20 @@ from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from deskside_tickets.technologies import TechnologyDirectory
 from tests.support.apps import app_sessions
-from tests.support.plans import plan_of_query, statements_sent
+from tests.support.plans import plan_of_query, statements_sent, transaction_control_sent
 from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, outbox_events
 
 BODY = {"title": "Outlook on my Mac keeps asking for my password"}
+
+
+async def _row_counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        return {
+            table: (
+                await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")  # noqa: S608
+            ).scalar_one()
+            for table in ("tickets", "ticket_changes", "outbox", "audit_records")
+        }
 
 
 async def _keys(client: httpx.AsyncClient) -> list[IdempotencyKey]:
@@ -50,8 +61,16 @@ class TestIdempotentCreates:
     ) -> None:
         # With a key too: storing the answer must not flush the new rows on their own.
         headers = {**ALICE, **({"Idempotency-Key": key} if key else {})}
-        with statements_sent(app_sessions(client).engine) as sent:
-            response = await client.post("/v1/tickets", json=BODY, headers=headers)
+        engine = app_sessions(client).engine
+        # A steady create: the first one also reads the SLA policies and routing rules,
+        # which the service then keeps for a while.
+        await client.post("/v1/tickets", json=BODY, headers=ALICE)
+        with statements_sent(engine) as sent:
+            if backend == "postgresql":
+                async with transaction_control_sent(engine) as control:
+                    response = await client.post("/v1/tickets", json=BODY, headers=headers)
+            else:
+                response = await client.post("/v1/tickets", json=BODY, headers=headers)
         assert response.status_code == 201
         writes = [s for s, _ in sent if "INSERT INTO tickets" in s or "INSERT INTO audit" in s]
 
@@ -59,8 +78,66 @@ class TestIdempotentCreates:
             [statement] = writes
             for table in ("tickets", "ticket_changes", "outbox", "audit_records"):
                 assert f"INSERT INTO {table} " in statement
+            # Without a key the create is that one statement, atomic on its own: no
+            # BEGIN, no COMMIT. With one, the stored answer is a statement of its own,
+            # and the two go in a transaction.
+            if key is None:
+                assert control == []
+                assert len(sent) == 1  # its number came from a block drawn elsewhere
+            else:
+                # The key's claim (committed first, so that a retry in flight finds
+                # it), then the create with its stored answer.
+                assert [query.split()[0] for query in control] == ["BEGIN", "COMMIT"] * 2
         else:
             assert len(writes) == 2  # SQLite: the ORM's flush, then the record
+
+    async def test_a_create_whose_statement_fails_leaves_nothing(
+        self, client: httpx.AsyncClient, backend: str
+    ) -> None:
+        # The database refuses the audit record, the last row of the create. On
+        # PostgreSQL the create is one statement sent with no transaction around it:
+        # the ticket, its history and its event must be gone with the record.
+        engine = app_sessions(client).engine
+        await client.post("/v1/tickets", json=BODY, headers=ALICE)  # see the test above
+        before = await _row_counts(engine)
+        assert before["tickets"] == 1
+        refuse = {
+            "postgresql": [
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records"
+                " FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+            ],
+            "sqlite": [
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records"
+                " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            ],
+        }[backend]
+        async with engine.begin() as connection:
+            for statement in refuse:
+                await connection.exec_driver_sql(statement)
+        try:
+            if backend == "postgresql":
+                async with transaction_control_sent(engine) as control:
+                    response = await client.post("/v1/tickets", json=BODY, headers=ALICE)
+                # Sent alone; the one transaction is the record of the failure, which
+                # the audit middleware writes apart (and the database refuses too).
+                assert [query.split()[0] for query in control] == ["BEGIN", "ROLLBACK"]
+            else:
+                response = await client.post("/v1/tickets", json=BODY, headers=ALICE)
+        finally:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(
+                    "DROP TRIGGER refuse_audit ON audit_records"
+                    if backend == "postgresql"
+                    else "DROP TRIGGER refuse_audit"
+                )
+                if backend == "postgresql":
+                    await connection.exec_driver_sql("DROP FUNCTION refuse_audit()")
+
+        assert response.status_code == 500
+        assert response.headers["content-type"] == PROBLEM
+        assert await _row_counts(engine) == before
 
     async def test_another_body_with_the_same_key_is_422(self, client: httpx.AsyncClient) -> None:
         headers = {**ALICE, "Idempotency-Key": "form-43"}

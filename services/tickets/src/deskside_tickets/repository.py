@@ -96,10 +96,18 @@ class ReferenceNumbers:
 
     async def take(self, draw: Callable[[int], Awaitable[Sequence[int]]]) -> int:
         # One create draws the next block; the others wait for it rather than draw too.
+        # They wait holding no connection (`draw` takes one of its own), so the one
+        # drawing never waits for the pool behind them.
         async with self._drawing:
             if not self._numbers:
                 self._numbers.extend(sorted(await draw(self.block)))
             return self._numbers.popleft()
+
+
+def _draw_statement(count: int) -> SelectOfScalar[int]:
+    return select(TICKET_REFERENCE_SEQUENCE.next_value()).select_from(
+        func.generate_series(1, count)
+    )
 
 
 class TicketRepository:
@@ -110,10 +118,7 @@ class TicketRepository:
         """The next ticket number: unique under concurrent creates and never reused."""
         if dialect_of(self.session) == "postgresql":
             if numbers is not None:
-                # A connection first: the create that draws the next block must not wait
-                # for one from the pool while every other create waits on it.
-                await self.session.connection()
-                return await numbers.take(self._draw_numbers)
+                return await numbers.take(self._draw_numbers_alone)
             return (await self._draw_numbers(1))[0]
         # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
         result = await self.session.exec(
@@ -125,12 +130,19 @@ class TicketRepository:
         return int(result.scalar_one())
 
     async def _draw_numbers(self, count: int) -> Sequence[int]:
-        drawn = await self.session.exec(
-            select(TICKET_REFERENCE_SEQUENCE.next_value()).select_from(
-                func.generate_series(1, count)
-            )
-        )
+        drawn = await self.session.exec(_draw_statement(count))
         return [int(number) for number in drawn.all()]
+
+    async def _draw_numbers_alone(self, count: int) -> Sequence[int]:
+        # On a connection of its own, outside the create's transaction (a sequence
+        # is outside every transaction anyway): the create's session stays without
+        # a connection, so its rows can go in one statement alone (`insert_new`).
+        engine = self.session.bind
+        assert engine is not None  # the kit's sessions are bound to their engine
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            drawn = await connection.execute(_draw_statement(count))
+            return [int(number) for number in drawn.scalars().all()]
 
     async def insert_new(self) -> None:
         """Write the rows added to the session so far, in one statement where it can."""

@@ -13,6 +13,9 @@ event, a webhook delivery) wakes the job once it commits: `wake_after_commit`;
 other work that must follow a commit, never precede it, goes through
 `after_commit`. Rows a request writes about itself (its audit record) join its
 transaction at the end through `before_request_commit`, so a change commits once.
+A request's transaction that comes to one statement (a ticket opened: the ticket,
+its history, its event and its audit record, `insert_new`) is sent alone on
+PostgreSQL, without BEGIN and COMMIT: a statement is atomic on its own.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ _IDLE_SINCE = "deskside_idle_since"
 # In a session's `info`: what its transaction asked to run once it commits, and this
 # process's outbox relay.
 _AFTER_COMMIT = "deskside_after_commit"
+# In a session's `info`: its transaction has a connection (it has sent, or is about to
+# send, a statement), and the request's last write before its commit is under way.
+_CONNECTED = "deskside_connected"
+_LAST_WRITE = "deskside_last_write"
 OUTBOX_WRITTEN = "deskside_outbox_written"
 # In a request's scope state: what joins the request's write transaction just before it
 # commits (`before_request_commit`).
@@ -223,11 +230,17 @@ def _run_after_commit(session: SyncSession) -> None:
         action()
 
 
+@event.listens_for(_Session, "after_begin")
+def _note_connected(session: SyncSession, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
 @event.listens_for(_Session, "after_transaction_end")
 def _forget_after_commit(session: SyncSession, transaction: SessionTransaction) -> None:
     # Runs after `after_commit`: whatever is left here belongs to a rolled-back transaction.
     if transaction.parent is None:
         session.info.pop(_AFTER_COMMIT, None)
+        session.info.pop(_CONNECTED, None)
 
 
 def wake_after_commit(session: AsyncSession, wakeup: Wakeup) -> None:
@@ -259,6 +272,13 @@ async def insert_new(
     one statement instead, each an INSERT in a `WITH`; the rows of a table are
     numbered in the order they were added. Foreign keys are checked at the
     statement's end, so a child may come in the same statement as its parent.
+
+    Called by the request's last `before_request_commit` hook, when its
+    transaction has sent nothing yet, the statement is all the transaction is:
+    it goes alone, in autocommit, and PostgreSQL's own implicit transaction
+    makes it atomic. That saves BEGIN and COMMIT, two of a create's three round
+    trips; the session's commit then sends nothing. Such a hook must send
+    nothing after it.
 
     Afterwards a row whose primary key it chose itself (a ticket) is in the
     session as if flushed, so a change to it is an UPDATE. A row whose key the
@@ -305,6 +325,8 @@ async def insert_new(
         shape.append((inspect(model).local_table, tuple(values)))
         parameters.update({f"r{len(rows)}_{key}": value for key, value in values.items()})
     statement = _insert_together(tuple(shape), returning_last=last is not None)
+    if session.info.get(_LAST_WRITE) and not session.info.get(_CONNECTED):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     with session.no_autoflush:  # the rows are written by this statement, not by a flush
         result = await session.exec(statement, params=parameters)
     last_key = result.scalar_one() if last is not None else None
@@ -460,7 +482,9 @@ def before_request_commit(scope: Scope, hook: RequestCommitHook) -> None:
     Only a request whose write transaction reaches its commit runs the hook: one that
     fails, reads only, or never opens the kit's session does not, so the caller must
     cover those cases itself. A hook that raises fails the request, and its change
-    with it: what a hook writes is part of the change, never left out of it.
+    with it: what a hook writes is part of the change, never left out of it. Hooks
+    run in the order they were added; the last may end the transaction with
+    `insert_new` and must then send nothing after it.
     """
     scope.setdefault("state", {}).setdefault(_BEFORE_COMMIT, []).append(hook)
 
@@ -497,8 +521,12 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
         try:
             yield session
             if sessionmaker is sessions.writing:
-                for hook in state.pop(_BEFORE_COMMIT, ()):
+                hooks = state.pop(_BEFORE_COMMIT, ())
+                for n, hook in enumerate(hooks, start=1):
+                    # The last hook's `insert_new` may end the transaction by itself.
+                    session.info[_LAST_WRITE] = n == len(hooks)
                     await hook(session, _status_to_come(request, response))
+                session.info.pop(_LAST_WRITE, None)
             await session.commit()
         except BaseException:
             await session.rollback()
