@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, case, delete, func, literal, literal_colum
 from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -138,7 +139,7 @@ class TicketRepository:
         # is outside every transaction anyway): the create's session stays without
         # a connection, so its rows can go in one statement alone (`insert_new`).
         engine = self.session.bind
-        assert engine is not None  # the kit's sessions are bound to their engine
+        assert isinstance(engine, AsyncEngine)  # the kit's sessions are bound to their engine
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             drawn = await connection.execute(_draw_statement(count))
