@@ -29,6 +29,7 @@ from deskside_kit.database import (
 from deskside_kit.outbox import OutboxEvent, record_event
 from deskside_tickets.models import Ticket, TicketChange
 from tests.conftest import DatabaseUrlFor
+from tests.support.plans import transaction_control_sent
 from tests.support.postgres import PostgresServer, create_database, drop_database
 
 
@@ -360,3 +361,59 @@ class TestNewRow:
             new_row(OutboxEvent, type="x.y", source="t", data={})
         with pytest.raises(TypeError, match="has no field colour"):
             new_row(OutboxEvent, type="x.y", source="t", subject="s", data={}, colour="red")
+
+
+@pytest.mark.postgres
+async def test_a_statement_sent_alone_leaves_its_connection_as_it_found_it(
+    postgres: PostgresServer,
+) -> None:
+    # One pooled connection, so the next transaction gets the very connection the
+    # statement went alone on: it must begin a transaction again.
+    name = f"deskside_test_alone_{secrets.token_hex(3)}"
+    await create_database(postgres, name)
+    engine = create_engine(postgres.database_url(name), pool_size=1, max_overflow=0)
+    try:
+        await database.migrate(engine, "deskside_tickets:migrations")
+        sessions = Sessions.for_engine(engine)
+        async with transaction_control_sent(engine) as alone, sessions.writing() as session:
+            session.add(TestInsertNew._ticket(21, "Alone"))
+            session.info[database._LAST_HOOK] = True  # as `_request_session` sets it
+            await insert_new(session)
+            await session.commit()
+        async with transaction_control_sent(engine) as after, sessions.write_transaction() as s:
+            s.add(TestInsertNew._ticket(22, "After"))
+            await insert_new(s)
+        async with sessions.reading() as session:
+            titles = (await session.exec(select(Ticket.title).order_by(Ticket.number))).all()
+    finally:
+        await engine.dispose()
+        await drop_database(postgres, name)
+
+    assert alone == []
+    assert [query.split()[0] for query in after] == ["BEGIN", "COMMIT"]
+    assert titles == ["Alone", "After"]
+
+
+@pytest.mark.postgres
+async def test_a_change_after_a_statement_sent_alone_fails_the_request(
+    postgres: PostgresServer,
+) -> None:
+    # The commit would flush the change as a transaction of its own: refused loudly.
+    name = f"deskside_test_alone_{secrets.token_hex(3)}"
+    await create_database(postgres, name)
+    engine = create_engine(postgres.database_url(name))
+    try:
+        await database.migrate(engine, "deskside_tickets:migrations")
+        async with Sessions.for_engine(engine).writing() as session:
+            ticket = TestInsertNew._ticket(23, "Alone")
+            session.add(ticket)
+
+            async def write_then_change(session: Any, _status: int) -> None:
+                await insert_new(session)
+                ticket.title = "Changed after"
+
+            with pytest.raises(RuntimeError, match="after the statement it sent alone"):
+                await database._run_before_commit_hooks(session, [write_then_change], 201)
+    finally:
+        await engine.dispose()
+        await drop_database(postgres, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -13,11 +14,12 @@ from sqlmodel import select
 from deskside_contracts.tickets import TicketCreate
 from deskside_kit.database import Sessions, utc_now
 from deskside_kit.idempotency import IdempotencyKey, request_fingerprint
+from deskside_tickets.app import create_app
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.repository import TicketRepository
 from deskside_tickets.service import TicketService
 from deskside_tickets.technologies import TechnologyDirectory
-from tests.support.apps import app_sessions
+from tests.support.apps import app_sessions, serving
 from tests.support.plans import plan_of_query, statements_sent, transaction_control_sent
 from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, outbox_events
 
@@ -39,32 +41,33 @@ async def _keys(client: httpx.AsyncClient) -> list[IdempotencyKey]:
         return list((await session.exec(select(IdempotencyKey))).all())
 
 
-class TestIdempotentCreates:
-    async def test_the_same_key_and_body_replays_the_first_response(
-        self, client: httpx.AsyncClient
-    ) -> None:
-        headers = {**ALICE, "Idempotency-Key": "form-42"}
-        first = await client.post("/v1/tickets", json=BODY, headers=headers)
-        again = await client.post("/v1/tickets", json=BODY, headers=headers)
+class TestACreateIsOneStatement:
+    """On PostgreSQL a steady create is one statement, sent without BEGIN or COMMIT."""
 
-        assert (first.status_code, again.status_code) == (201, 201)
-        assert again.json() == first.json()
-        assert again.headers["location"] == first.headers["location"]
-        assert again.headers["idempotent-replayed"] == "true"
-        listed = (await client.get("/v1/tickets", headers=ALICE)).json()["items"]
-        assert len(listed) == 1
-        assert [e.type for e in await outbox_events(client)] == ["ticket.created"]
+    @pytest.fixture
+    async def steady_client(self, settings: TicketsSettings) -> AsyncIterator[httpx.AsyncClient]:
+        # A steady create: after the first, which also reads the SLA policies and the
+        # routing rules, kept here for the whole test; and no background job sending
+        # statements of its own while a test watches what a create sends.
+        steady = settings.model_copy(
+            update={
+                "snapshot_seconds": 300,
+                "housekeeping_interval": 3600,
+                "inbound_interval": 3600,
+            }
+        )
+        async with serving(create_app(steady)) as client:
+            yield client
 
     @pytest.mark.parametrize("key", [None, "form-44"])
     async def test_a_create_and_its_audit_record_are_one_statement(
-        self, client: httpx.AsyncClient, backend: str, key: str | None
+        self, steady_client: httpx.AsyncClient, backend: str, key: str | None
     ) -> None:
         # With a key too: storing the answer must not flush the new rows on their own.
+        client = steady_client
         headers = {**ALICE, **({"Idempotency-Key": key} if key else {})}
         engine = app_sessions(client).engine
-        # A steady create: the first one also reads the SLA policies and routing rules,
-        # which the service then keeps for a while.
-        await client.post("/v1/tickets", json=BODY, headers=ALICE)
+        await client.post("/v1/tickets", json=BODY, headers=ALICE)  # see `steady_client`
         with statements_sent(engine) as sent:
             if backend == "postgresql":
                 async with transaction_control_sent(engine) as control:
@@ -92,13 +95,14 @@ class TestIdempotentCreates:
             assert len(writes) == 2  # SQLite: the ORM's flush, then the record
 
     async def test_a_create_whose_statement_fails_leaves_nothing(
-        self, client: httpx.AsyncClient, backend: str
+        self, steady_client: httpx.AsyncClient, backend: str
     ) -> None:
         # The database refuses the audit record, the last row of the create. On
         # PostgreSQL the create is one statement sent with no transaction around it:
         # the ticket, its history and its event must be gone with the record.
+        client = steady_client
         engine = app_sessions(client).engine
-        await client.post("/v1/tickets", json=BODY, headers=ALICE)  # see the test above
+        await client.post("/v1/tickets", json=BODY, headers=ALICE)  # see `steady_client`
         before = await _row_counts(engine)
         assert before["tickets"] == 1
         refuse = {
@@ -138,6 +142,23 @@ class TestIdempotentCreates:
         assert response.status_code == 500
         assert response.headers["content-type"] == PROBLEM
         assert await _row_counts(engine) == before
+
+
+class TestIdempotentCreates:
+    async def test_the_same_key_and_body_replays_the_first_response(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = {**ALICE, "Idempotency-Key": "form-42"}
+        first = await client.post("/v1/tickets", json=BODY, headers=headers)
+        again = await client.post("/v1/tickets", json=BODY, headers=headers)
+
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert again.json() == first.json()
+        assert again.headers["location"] == first.headers["location"]
+        assert again.headers["idempotent-replayed"] == "true"
+        listed = (await client.get("/v1/tickets", headers=ALICE)).json()["items"]
+        assert len(listed) == 1
+        assert [e.type for e in await outbox_events(client)] == ["ticket.created"]
 
     async def test_another_body_with_the_same_key_is_422(self, client: httpx.AsyncClient) -> None:
         headers = {**ALICE, "Idempotency-Key": "form-43"}

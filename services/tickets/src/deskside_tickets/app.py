@@ -44,7 +44,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             )
             app.state.policy_snapshot = Snapshot(settings.snapshot_seconds)
             app.state.routing_snapshot = Snapshot(settings.snapshot_seconds)
-            app.state.reference_numbers = ReferenceNumbers()
+            app.state.reference_numbers = ReferenceNumbers(app.state.sessions.engine)
 
             async def housekeeping() -> None:
                 sessions: Sessions = app.state.sessions

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import statistics
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +16,12 @@ from sqlalchemy import ColumnElement, case, delete, func, literal, literal_colum
 from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from deskside_kit.database import UtcDateTime, dialect_of, insert_new, utc_now
+from deskside_kit.database import UtcDateTime, dialect_of, has_connection, insert_new, utc_now
 from deskside_kit.paging import PageRequest, after_cursor
 from deskside_tickets.models import (
     Agent,
@@ -90,18 +90,35 @@ class ReferenceNumbers:
 
     BLOCK = 20
 
-    def __init__(self, block: int = BLOCK) -> None:
+    def __init__(self, engine: AsyncEngine, block: int = BLOCK) -> None:
+        # A block is drawn on a connection apart from the create's transaction (a
+        # sequence is outside every transaction anyway), in autocommit: the create's
+        # session stays without a connection, so its rows can go in one statement
+        # alone (`insert_new`).
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.block = block
         self._numbers: deque[int] = deque()
         self._drawing = asyncio.Lock()
 
-    async def take(self, draw: Callable[[int], Awaitable[Sequence[int]]]) -> int:
+    async def take(self, session: AsyncSession) -> int:
+        """The next number, for a create in `session`."""
+        if self._numbers:
+            return self._numbers.popleft()
+        # Whoever may draw holds its connection before it waits for the lock, so the
+        # one drawing never waits for the pool while the others, waiting for it,
+        # hold what the pool has. A create whose transaction already has a connection
+        # draws on it; any other takes one of its own, held only for the draw.
+        if has_connection(session):
+            return await self._take(await session.connection())
+        async with self._engine.connect() as connection:
+            return await self._take(connection)
+
+    async def _take(self, connection: AsyncConnection) -> int:
         # One create draws the next block; the others wait for it rather than draw too.
-        # They wait holding no connection (`draw` takes one of its own), so the one
-        # drawing never waits for the pool behind them.
         async with self._drawing:
             if not self._numbers:
-                self._numbers.extend(sorted(await draw(self.block)))
+                drawn = await connection.execute(_draw_statement(self.block))
+                self._numbers.extend(sorted(int(number) for number in drawn.scalars()))
             return self._numbers.popleft()
 
 
@@ -119,7 +136,7 @@ class TicketRepository:
         """The next ticket number: unique under concurrent creates and never reused."""
         if dialect_of(self.session) == "postgresql":
             if numbers is not None:
-                return await numbers.take(self._draw_numbers_alone)
+                return await numbers.take(self.session)
             return (await self._draw_numbers(1))[0]
         # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
         result = await self.session.exec(
@@ -133,17 +150,6 @@ class TicketRepository:
     async def _draw_numbers(self, count: int) -> Sequence[int]:
         drawn = await self.session.exec(_draw_statement(count))
         return [int(number) for number in drawn.all()]
-
-    async def _draw_numbers_alone(self, count: int) -> Sequence[int]:
-        # On a connection of its own, outside the create's transaction (a sequence
-        # is outside every transaction anyway): the create's session stays without
-        # a connection, so its rows can go in one statement alone (`insert_new`).
-        engine = self.session.bind
-        assert isinstance(engine, AsyncEngine)  # the kit's sessions are bound to their engine
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            drawn = await connection.execute(_draw_statement(count))
-            return [int(number) for number in drawn.scalars().all()]
 
     async def insert_new(self) -> None:
         """Write the rows added to the session so far, in one statement where it can."""

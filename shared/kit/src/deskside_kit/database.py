@@ -66,9 +66,13 @@ _IDLE_SINCE = "deskside_idle_since"
 # process's outbox relay.
 _AFTER_COMMIT = "deskside_after_commit"
 # In a session's `info`: its transaction has a connection (it has sent, or is about to
-# send, a statement), and the request's last write before its commit is under way.
+# send, a statement).
 _CONNECTED = "deskside_connected"
-_LAST_WRITE = "deskside_last_write"
+# In a request session's `info`: the request's last `before_request_commit` hook is
+# running, and what it may write alone (`insert_new`) would end the transaction.
+_LAST_HOOK = "deskside_last_hook"
+# In a request session's `info`: its transaction's one statement was sent alone.
+_SENT_ALONE = "deskside_sent_alone"
 OUTBOX_WRITTEN = "deskside_outbox_written"
 # In a request's scope state: what joins the request's write transaction just before it
 # commits (`before_request_commit`).
@@ -236,11 +240,17 @@ def _note_connected(session: SyncSession, _transaction: Any, _connection: Any) -
 
 
 @event.listens_for(_Session, "after_transaction_end")
-def _forget_after_commit(session: SyncSession, transaction: SessionTransaction) -> None:
-    # Runs after `after_commit`: whatever is left here belongs to a rolled-back transaction.
+def _forget_the_transaction(session: SyncSession, transaction: SessionTransaction) -> None:
+    # Runs after `after_commit`: actions left here belong to a rolled-back transaction.
     if transaction.parent is None:
         session.info.pop(_AFTER_COMMIT, None)
         session.info.pop(_CONNECTED, None)
+        session.info.pop(_SENT_ALONE, None)
+
+
+def has_connection(session: AsyncSession) -> bool:
+    """Whether the session's transaction holds a connection yet (so has sent, or will)."""
+    return bool(session.info.get(_CONNECTED))
 
 
 def wake_after_commit(session: AsyncSession, wakeup: Wakeup) -> None:
@@ -273,12 +283,13 @@ async def insert_new(
     numbered in the order they were added. Foreign keys are checked at the
     statement's end, so a child may come in the same statement as its parent.
 
-    Called by the request's last `before_request_commit` hook, when its
+    When the request's last `before_request_commit` hook calls it and the
     transaction has sent nothing yet, the statement is all the transaction is:
     it goes alone, in autocommit, and PostgreSQL's own implicit transaction
     makes it atomic. That saves BEGIN and COMMIT, two of a create's three round
-    trips; the session's commit then sends nothing. Such a hook must send
-    nothing after it.
+    trips; the session's commit then sends nothing. The hook must send nothing
+    after it (the request fails if the commit finds more to write). The
+    fall-backs below (a flush) stay in the transaction.
 
     Afterwards a row whose primary key it chose itself (a ticket) is in the
     session as if flushed, so a change to it is an UPDATE. A row whose key the
@@ -325,8 +336,9 @@ async def insert_new(
         shape.append((inspect(model).local_table, tuple(values)))
         parameters.update({f"r{len(rows)}_{key}": value for key, value in values.items()})
     statement = _insert_together(tuple(shape), returning_last=last is not None)
-    if session.info.get(_LAST_WRITE) and not session.info.get(_CONNECTED):
+    if session.info.get(_LAST_HOOK) and not has_connection(session):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        session.info[_SENT_ALONE] = True
     with session.no_autoflush:  # the rows are written by this statement, not by a flush
         result = await session.exec(statement, params=parameters)
     last_key = result.scalar_one() if last is not None else None
@@ -521,12 +533,9 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
         try:
             yield session
             if sessionmaker is sessions.writing:
-                hooks = state.pop(_BEFORE_COMMIT, ())
-                for n, hook in enumerate(hooks, start=1):
-                    # The last hook's `insert_new` may end the transaction by itself.
-                    session.info[_LAST_WRITE] = n == len(hooks)
-                    await hook(session, _status_to_come(request, response))
-                session.info.pop(_LAST_WRITE, None)
+                await _run_before_commit_hooks(
+                    session, state.pop(_BEFORE_COMMIT, ()), _status_to_come(request, response)
+                )
             await session.commit()
         except BaseException:
             await session.rollback()
@@ -536,6 +545,21 @@ async def _request_session(request: Request, response: Response) -> AsyncIterato
                 except Exception:
                     logger.exception("could not undo after a failed request")
             raise
+
+
+async def _run_before_commit_hooks(
+    session: AsyncSession, hooks: Sequence[RequestCommitHook], status: int
+) -> None:
+    try:
+        for n, hook in enumerate(hooks, start=1):
+            # The last hook's `insert_new` may send the transaction's one statement alone.
+            session.info[_LAST_HOOK] = n == len(hooks)
+            await hook(session, status)
+    finally:
+        session.info.pop(_LAST_HOOK, None)
+    if session.info.get(_SENT_ALONE) and (session.new or session.dirty or session.deleted):
+        # What the commit would flush now would be a transaction of its own.
+        raise RuntimeError("a request wrote after the statement it sent alone")
 
 
 def _status_to_come(request: Request, response: Response) -> int:
