@@ -364,17 +364,26 @@ class TestNewRow:
 
 
 @pytest.mark.postgres
-async def test_a_statement_sent_alone_leaves_its_connection_as_it_found_it(
-    postgres: PostgresServer,
-) -> None:
-    # One pooled connection, so the next transaction gets the very connection the
-    # statement went alone on: it must begin a transaction again.
-    name = f"deskside_test_alone_{secrets.token_hex(3)}"
-    await create_database(postgres, name)
-    engine = create_engine(postgres.database_url(name), pool_size=1, max_overflow=0)
-    try:
-        await database.migrate(engine, "deskside_tickets:migrations")
-        sessions = Sessions.for_engine(engine)
+class TestSentAlone:
+    """A request's one statement sent without BEGIN and COMMIT (`insert_new`)."""
+
+    @pytest.fixture
+    async def sessions(self, postgres: PostgresServer) -> AsyncIterator[Sessions]:
+        # One pooled connection, so each transaction gets the one before it had.
+        name = f"deskside_test_alone_{secrets.token_hex(3)}"
+        await create_database(postgres, name)
+        engine = create_engine(postgres.database_url(name), pool_size=1, max_overflow=0)
+        try:
+            await database.migrate(engine, "deskside_tickets:migrations")
+            yield Sessions.for_engine(engine)
+        finally:
+            await engine.dispose()
+            await drop_database(postgres, name)
+
+    async def test_its_connection_goes_back_as_it_was_found(self, sessions: Sessions) -> None:
+        # The next transaction gets the very connection the statement went alone on:
+        # it must begin a transaction again.
+        engine = sessions.engine
         async with transaction_control_sent(engine) as alone, sessions.writing() as session:
             session.add(TestInsertNew._ticket(21, "Alone"))
             session.info[database._LAST_HOOK] = True  # as `_request_session` sets it
@@ -385,26 +394,14 @@ async def test_a_statement_sent_alone_leaves_its_connection_as_it_found_it(
             await insert_new(s)
         async with sessions.reading() as session:
             titles = (await session.exec(select(Ticket.title).order_by(Ticket.number))).all()
-    finally:
-        await engine.dispose()
-        await drop_database(postgres, name)
 
-    assert alone == []
-    assert [query.split()[0] for query in after] == ["BEGIN", "COMMIT"]
-    assert titles == ["Alone", "After"]
+        assert alone == []
+        assert [query.split()[0] for query in after] == ["BEGIN", "COMMIT"]
+        assert titles == ["Alone", "After"]
 
-
-@pytest.mark.postgres
-async def test_a_change_after_a_statement_sent_alone_fails_the_request(
-    postgres: PostgresServer,
-) -> None:
-    # The commit would flush the change as a transaction of its own: refused loudly.
-    name = f"deskside_test_alone_{secrets.token_hex(3)}"
-    await create_database(postgres, name)
-    engine = create_engine(postgres.database_url(name))
-    try:
-        await database.migrate(engine, "deskside_tickets:migrations")
-        async with Sessions.for_engine(engine).writing() as session:
+    async def test_a_change_after_it_fails_the_request(self, sessions: Sessions) -> None:
+        # The commit would flush the change as a transaction of its own: refused loudly.
+        async with sessions.writing() as session:
             ticket = TestInsertNew._ticket(23, "Alone")
             session.add(ticket)
 
@@ -414,6 +411,3 @@ async def test_a_change_after_a_statement_sent_alone_fails_the_request(
 
             with pytest.raises(RuntimeError, match="after the statement it sent alone"):
                 await database._run_before_commit_hooks(session, [write_then_change], 201)
-    finally:
-        await engine.dispose()
-        await drop_database(postgres, name)
