@@ -26,6 +26,27 @@ from tests.tickets.conftest import AGENT, ALICE, BOB, PROBLEM, SERVICE_TOKEN, ou
 BODY = {"title": "Outlook on my Mac keeps asking for my password"}
 
 
+# A trigger that makes the database refuse every audit record, and how to drop it.
+_REFUSE_AUDIT_RECORDS = {
+    "postgresql": (
+        [
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        ["DROP TRIGGER refuse_audit ON audit_records", "DROP FUNCTION refuse_audit()"],
+    ),
+    "sqlite": (
+        [
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ],
+        ["DROP TRIGGER refuse_audit"],
+    ),
+}
+
+
 async def _row_counts(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as connection:
         return {
@@ -105,18 +126,7 @@ class TestACreateIsOneStatement:
         await client.post("/v1/tickets", json=BODY, headers=ALICE)  # see `steady_client`
         before = await _row_counts(engine)
         assert before["tickets"] == 1
-        refuse = {
-            "postgresql": [
-                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql"
-                " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records"
-                " FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
-            ],
-            "sqlite": [
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records"
-                " BEGIN SELECT RAISE(ABORT, 'refused'); END"
-            ],
-        }[backend]
+        refuse, allow = _REFUSE_AUDIT_RECORDS[backend]
         async with engine.begin() as connection:
             for statement in refuse:
                 await connection.exec_driver_sql(statement)
@@ -131,13 +141,8 @@ class TestACreateIsOneStatement:
                 response = await client.post("/v1/tickets", json=BODY, headers=ALICE)
         finally:
             async with engine.begin() as connection:
-                await connection.exec_driver_sql(
-                    "DROP TRIGGER refuse_audit ON audit_records"
-                    if backend == "postgresql"
-                    else "DROP TRIGGER refuse_audit"
-                )
-                if backend == "postgresql":
-                    await connection.exec_driver_sql("DROP FUNCTION refuse_audit()")
+                for statement in allow:
+                    await connection.exec_driver_sql(statement)
 
         assert response.status_code == 500
         assert response.headers["content-type"] == PROBLEM
