@@ -57,7 +57,7 @@ from deskside_contracts.tickets import (
     WatcherRead,
 )
 from deskside_kit.auth import Principal
-from deskside_kit.database import utc_now
+from deskside_kit.database import new_instance, utc_now
 from deskside_kit.outbox import record_event
 from deskside_kit.paging import PageRequest, build_page
 from deskside_kit.problems import Conflict, Forbidden, Unprocessable
@@ -285,7 +285,8 @@ class TicketService:
         lookup = await self._look_up(data.technology)
         number = await self.repository.next_reference_number(self.reference_numbers)
         requester = data.requester
-        ticket = Ticket(
+        ticket = new_instance(
+            Ticket,
             number=number,
             reference=format_reference(self.settings.reference_prefix, number),
             title=data.title,
@@ -464,7 +465,8 @@ class TicketService:
             raise Forbidden("Only agents write internal notes.")
         if ticket.status == TicketStatus.CLOSED.value:
             raise InvalidTransition("comment on", ticket.status)
-        comment = Comment(
+        comment = new_instance(
+            Comment,
             ticket_id=ticket.id,
             author_id=principal.sub,
             author_email=principal.email,
@@ -1082,7 +1084,8 @@ class TicketService:
         internal: bool = False,
     ) -> None:
         self.repository.session.add(
-            TicketChange(
+            new_instance(
+                TicketChange,
                 ticket_id=ticket.id,
                 actor=actor,
                 action=action,

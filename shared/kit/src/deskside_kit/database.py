@@ -28,8 +28,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from sqlalchemy import (
@@ -48,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm import SessionTransaction, configure_mappers, make_transient_to_detached
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session as SyncSession
@@ -366,6 +367,63 @@ def _insert_returning_key(table: Table) -> Insert:
     return insert(table).returning(next(iter(table.primary_key.columns)))
 
 
+_Model = TypeVar("_Model", bound=SQLModel)
+
+# Defaults that can be shared between rows as they are; any other is copied for each row.
+_SHARED_DEFAULTS = (type(None), bool, int, float, str, bytes, Enum)
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    required: bool
+    default: Any = None
+    # Makes the default anew for each row: a default factory, or a copy of a mutable default.
+    make_default: Callable[[], Any] | None = None
+
+
+@functools.cache
+def _fields(model: type[SQLModel]) -> tuple[_Field, ...]:
+    """How `model`'s fields are filled in, worked out once per model."""
+    configure_mappers()  # what constructing an instance would do first
+    if model.__sqlmodel_relationships__:
+        # Setting a relationship does more than store a value; `new_instance` would skip it.
+        raise TypeError(f"{model.__name__} has relationships")
+    fields = []
+    for name, info in model.model_fields.items():
+        if info.alias not in (None, name) or info.default_factory_takes_validated_data:
+            # Neither is used by a table model of Deskside; `new_instance` would get it wrong.
+            raise TypeError(f"{model.__name__}.{name}: an alias or a data-taking factory")
+        if info.is_required():
+            fields.append(_Field(name, required=True))
+        elif info.default_factory is not None:
+            fields.append(_Field(name, required=False, make_default=info.default_factory))  # type: ignore[arg-type]
+        elif isinstance(info.default, _SHARED_DEFAULTS):
+            fields.append(_Field(name, required=False, default=info.default))
+        else:  # a mutable default: pydantic's own copy of it for each row
+            make = functools.partial(info.get_default, call_default_factory=True)
+            fields.append(_Field(name, required=False, make_default=make))
+    return tuple(fields)
+
+
+def _filled_in(
+    model: type[SQLModel], values: dict[str, Any], *, leave_out: str | None = None
+) -> dict[str, Any]:
+    # `values` with every field it lacks filled in by its default, as constructing the
+    # model would; the `leave_out` field only if it was given.
+    row = {}
+    for spec in _fields(model):
+        if spec.name in values:
+            row[spec.name] = values.pop(spec.name)
+        elif spec.required:
+            raise TypeError(f"{model.__name__} needs a value for {spec.name}")
+        elif spec.name != leave_out:
+            row[spec.name] = spec.default if spec.make_default is None else spec.make_default()
+    if values:
+        raise TypeError(f"{model.__name__} has no field {', '.join(values)}")
+    return row
+
+
 def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
     """A new row of `model` as a plain dict, its defaults filled in: for `insert_rows`.
 
@@ -373,20 +431,32 @@ def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
     instrumentation for every field, about 100 µs for a wide row: more than
     writing it. A batch that only inserts needs none of that.
     """
-    row = {}
     numbered_by_database = model.__table__.autoincrement_column  # type: ignore[attr-defined]
-    for name, field_info in model.model_fields.items():
-        if name in values:
-            row[name] = values.pop(name)
-        elif field_info.is_required():
-            raise TypeError(f"{model.__name__} needs a value for {name}")
-        elif numbered_by_database is not None and name == numbered_by_database.key:
-            continue  # left out: the database numbers the row
-        else:
-            row[name] = field_info.get_default(call_default_factory=True)
-    if values:
-        raise TypeError(f"{model.__name__} has no field {', '.join(values)}")
-    return row
+    return _filled_in(
+        model,
+        values,
+        leave_out=None if numbered_by_database is None else numbered_by_database.key,
+    )
+
+
+def new_instance(model: type[_Model], **values: Any) -> _Model:
+    """`model(**values)` for a table model, for a fraction of its cost.
+
+    SQLModel's constructor sets each field through both SQLAlchemy's
+    instrumentation and pydantic's `__setattr__`: 150 µs for a ticket's 54
+    fields, a sixth of a create's CPU with its history row and event. A new
+    object needs neither: the ORM inserts a pending object's values as they
+    are in its `__dict__`. This makes the same object (the same values,
+    defaults and set fields) from one dict; a change made to it later goes
+    through the instrumentation as usual. For table models without
+    relationships, which are all Deskside has.
+    """
+    given = set(values)
+    row = _filled_in(model, values)
+    instance: _Model = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(row)
+    object.__setattr__(instance, "__pydantic_fields_set__", given)
+    return instance
 
 
 async def insert_rows(

@@ -19,6 +19,7 @@ from deskside_kit.context import current_request_id
 from deskside_kit.database import (
     OUTBOX_WRITTEN,
     UtcDateTime,
+    new_instance,
     partial_index,
     utc_now,
     wake_after_commit,
@@ -66,8 +67,13 @@ def record_event(
     The relay of this process is woken by the commit, so the event leaves at
     once rather than at the relay's next look.
     """
-    event = OutboxEvent(
-        type=type, source=source, subject=subject, data=data, request_id=current_request_id()
+    event = new_instance(
+        OutboxEvent,
+        type=type,
+        source=source,
+        subject=subject,
+        data=data,
+        request_id=current_request_id(),
     )
     session.add(event)
     relay = session.info.get(OUTBOX_WRITTEN)
