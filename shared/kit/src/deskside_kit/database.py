@@ -304,7 +304,7 @@ async def insert_new(
     database assigns, is returned. A request's audit record comes so with the
     change it records.
     """
-    rows = list(session.new)  # in the order they were added
+    rows: list[SQLModel] = list(session.new)  # in the order they were added
     if not rows and last is None:
         return None
     if dialect_of(session) != "postgresql" or session.in_nested_transaction():
@@ -316,20 +316,20 @@ async def insert_new(
     shape: list[tuple[Table, tuple[str, ...]]] = []
     parameters: dict[str, Any] = {}
     for n, row in enumerate(rows):
-        mapper = inspect(type(row))
-        table = mapper.local_table
+        table, columns = _columns_of(type(row))
+        # A pending object holds its values in its `__dict__`; one never set reads as None.
+        held = vars(row)
         values = {}
-        for attribute in mapper.column_attrs:
-            column = attribute.columns[0]
-            value = getattr(row, attribute.key)
-            if value is None and column is table.autoincrement_column:
+        for column in columns:
+            value = held.get(column.attribute)
+            if value is None and column.numbered_by_database:
                 continue  # the database numbers the row
-            if value is None and (column.default is not None or column.server_default is not None):
+            if value is None and column.has_default:
                 # Left to a column default, whose value the object should then hold: a
                 # flush reads it back, this statement would not.
                 await session.flush()
                 return await _insert_last(session, last)
-            values[column.key] = value
+            values[column.name] = value
         shape.append((table, tuple(values)))
         parameters.update({f"r{n}_{key}": value for key, value in values.items()})
     if last is not None:
@@ -465,6 +465,33 @@ async def insert_rows(
     """Insert `new_row` dicts of one table: one statement for many rows, compiled once."""
     if rows:
         await session.exec(insert(model.__table__), params=rows)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Column:
+    attribute: str  # the model's name for it
+    name: str  # the table's
+    numbered_by_database: bool
+    has_default: bool
+
+
+@functools.cache
+def _columns_of(model: type[SQLModel]) -> tuple[Table, tuple[_Column, ...]]:
+    # What `insert_new` asks of each row's columns, worked out once per model.
+    mapper = inspect(model)
+    table = mapper.local_table
+    columns = []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        columns.append(
+            _Column(
+                attribute=attribute.key,
+                name=column.key,
+                numbered_by_database=column is table.autoincrement_column,
+                has_default=column.default is not None or column.server_default is not None,
+            )
+        )
+    return table, tuple(columns)
 
 
 @functools.lru_cache(maxsize=64)

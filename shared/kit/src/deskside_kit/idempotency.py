@@ -227,8 +227,9 @@ async def _idempotency(
         ),
     ] = None,
 ) -> Idempotency:
-    route = request.scope.get("route")
-    operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    # The route's path template; the URL (parsed only if needed) for a request no route took.
+    path = getattr(request.scope.get("route"), "path", None) or request.url.path
+    operation = f"{request.method} {path}"
     idempotency = Idempotency(
         key=idempotency_key or None,
         owner=principal.sub,
