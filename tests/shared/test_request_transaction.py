@@ -17,6 +17,7 @@ from deskside_kit.database import Session, before_request_commit
 from deskside_kit.idempotency import IdempotencyDep
 from deskside_tickets.models import Ticket
 from tests.support.apps import app_sessions, serving
+from tests.support.plans import transaction_control_sent
 from tests.support.tokens import bearer
 
 ALICE = bearer("alice")
@@ -117,3 +118,41 @@ async def test_a_hook_after_the_audit_record_keeps_the_change_in_its_transaction
             tickets = (await session.exec(select(Ticket))).all()
     assert failed.status_code == 500
     assert tickets == []
+
+
+def _reads_and_writes() -> APIRouter:
+    router = APIRouter()
+
+    async def two_reads(session: AsyncSession) -> int:
+        await session.exec(select(Ticket.id).limit(1))
+        return len((await session.exec(select(Ticket.id))).all())
+
+    @router.get("/ticket-count")
+    async def count(session: Session) -> int:
+        return await two_reads(session)
+
+    @router.post("/ticket-count")
+    async def count_and_record(session: Session) -> int:
+        return await two_reads(session)  # and the audit record, which writes
+
+    return router
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_a_read_request_sends_its_statements_without_a_transaction(
+    service_app: FastAPI,
+) -> None:
+    # At READ COMMITTED each statement reads its own snapshot, in a transaction or
+    # not: BEGIN and COMMIT around a read request would only cost two round trips.
+    service_app.include_router(_reads_and_writes())
+    async with serving(service_app) as client:
+        engine = app_sessions(client).engine
+        async with transaction_control_sent(engine) as read_control:
+            read = await client.get("/ticket-count", headers=ALICE)
+        async with transaction_control_sent(engine) as write_control:
+            written = await client.post("/ticket-count", headers=ALICE)
+    assert (read.status_code, read.json()) == (200, 0)
+    assert read_control == []
+    # A request that writes keeps its transaction: its reads, then its audit record.
+    assert written.status_code == 200
+    assert [query.split()[0] for query in write_control] == ["BEGIN", "COMMIT"]
