@@ -15,9 +15,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pydantic import PrivateAttr
 from sqlalchemy import event, inspect, literal, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel, select
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel, select
 
 from deskside_kit import database
 from deskside_kit.audit import AuditRecord
@@ -433,6 +435,15 @@ class TestNewInstance:
             new_instance(OutboxEvent, type="x.y", source="t", data={})
         with pytest.raises(TypeError, match="has no field colour"):
             new_instance(OutboxEvent, type="x.y", source="t", subject="s", data={}, colour="red")
+
+    def test_a_model_with_a_post_init_hook_is_refused(self) -> None:
+        # Kept out of the stack's own registry and metadata: its table exists nowhere.
+        class WithPrivateState(SQLModel, table=True, registry=registry()):
+            id: int | None = Field(default=None, primary_key=True)
+            _seen: bool = PrivateAttr(default=False)  # private attributes need a post-init
+
+        with pytest.raises(TypeError, match="post-init hook"):
+            new_instance(WithPrivateState)
 
     async def test_it_is_inserted_and_then_changed_like_any_other(
         self, database_url_for: DatabaseUrlFor

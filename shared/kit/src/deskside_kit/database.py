@@ -397,9 +397,10 @@ class _Field:
 def _fields(model: type[SQLModel]) -> tuple[_Field, ...]:
     """How `model`'s fields are filled in, worked out once per model."""
     configure_mappers()  # what constructing an instance would do first
-    if model.__sqlmodel_relationships__:
-        # Setting a relationship does more than store a value; `new_instance` would skip it.
-        raise TypeError(f"{model.__name__} has relationships")
+    if model.__sqlmodel_relationships__ or model.__pydantic_post_init__:
+        # Setting a relationship does more than store a value, and a post-init hook
+        # (private attributes have one) must run: `new_instance` would skip both.
+        raise TypeError(f"{model.__name__} has relationships or a post-init hook")
     fields = []
     for name, info in model.model_fields.items():
         if info.alias not in (None, name) or info.default_factory_takes_validated_data:
