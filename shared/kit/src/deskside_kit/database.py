@@ -6,7 +6,8 @@ may write opens its transaction with `BEGIN IMMEDIATE`, so concurrent writers
 queue on the lock instead of failing half way; within one process they queue
 on an asyncio lock first, because SQLite's own busy handler waits by sleeping
 and polling. Reads (GET, HEAD) begin deferred and never wait for a writer: WAL
-gives them a snapshot. PostgreSQL (production) goes through asyncpg.
+gives them a snapshot. PostgreSQL (production) goes through asyncpg; there a
+request that only reads sends its statements without a transaction (`read_only`).
 
 A transaction that hands work to a background job of this process (an outbox
 event, a webhook delivery) wakes the job once it commits: `wake_after_commit`;
@@ -227,8 +228,10 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     READ COMMITTED, PostgreSQL's default and the level Deskside runs at, each
     statement of a transaction takes a snapshot of its own anyway, so the
     transaction around a request's reads bought nothing but two round trips: two
-    of a ticket GET's three. SQLite keeps a deferred transaction, whose reads
-    share one snapshot.
+    of a ticket GET's three. A read that needs one snapshot for several
+    statements asks for its isolation level when it takes its connection (the
+    tickets reports' `begin_report`). SQLite keeps a deferred transaction, whose
+    reads share one snapshot.
     """
     options: dict[str, Any] = {_READ_ONLY_OPTION: True}
     if engine.dialect.name == "postgresql":
@@ -456,12 +459,12 @@ def new_instance(model: type[_Model], **values: Any) -> _Model:
 
     SQLModel's constructor sets each field through both SQLAlchemy's
     instrumentation and pydantic's `__setattr__`: 150 µs for a ticket's 54
-    fields, a sixth of a create's CPU with its history row and event. A new
-    object needs neither: the ORM inserts a pending object's values as they
-    are in its `__dict__`. This makes the same object (the same values,
+    fields, and with its history row and event about a fifth of a create's
+    CPU. A new object needs neither: the ORM inserts a pending object's values
+    as they are in its `__dict__`. This makes the same object (the same values,
     defaults and set fields) from one dict; a change made to it later goes
-    through the instrumentation as usual. For table models without
-    relationships, which are all Deskside has.
+    through the instrumentation as usual. A model with relationships or a
+    post-init hook is refused: those need the constructor.
     """
     given = set(values)
     row = _filled_in(model, values)
