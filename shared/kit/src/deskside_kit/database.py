@@ -400,10 +400,6 @@ class _Field:
 def _fields(model: type[SQLModel]) -> tuple[_Field, ...]:
     """How `model`'s fields are filled in, worked out once per model."""
     configure_mappers()  # what constructing an instance would do first
-    if model.__sqlmodel_relationships__ or model.__pydantic_post_init__:
-        # Setting a relationship does more than store a value, and a post-init hook
-        # (private attributes have one) must run: `new_instance` would skip both.
-        raise TypeError(f"{model.__name__} has relationships or a post-init hook")
     fields = []
     for name, info in model.model_fields.items():
         if info.alias not in (None, name) or info.default_factory_takes_validated_data:
@@ -466,6 +462,10 @@ def new_instance(model: type[_Model], **values: Any) -> _Model:
     through the instrumentation as usual. A model with relationships or a
     post-init hook is refused: those need the constructor.
     """
+    if model.__sqlmodel_relationships__ or model.__pydantic_post_init__:
+        # Setting a relationship does more than store a value, and a post-init hook
+        # (private attributes have one) must run: this would skip both.
+        raise TypeError(f"{model.__name__} has relationships or a post-init hook")
     given = set(values)
     row = _filled_in(model, values)
     instance: _Model = inspect(model).class_manager.new_instance()
