@@ -36,9 +36,10 @@ import asyncpg
 from fastapi import FastAPI
 
 from deskside_kit.ids import new_id
+from deskside_kit.settings import DEFAULT_POOL_SIZE
 
-# The same pool size as a service's engine (deskside_kit.database: 10 + 10 overflow).
-POOL_SIZE = 20
+# As many connections as a service keeps (deskside_kit.database.create_engine).
+POOL_SIZE = DEFAULT_POOL_SIZE
 
 json_app = FastAPI()
 _document: dict[str, Any] = json.loads(os.environ.get("BENCH_LIMIT_DOCUMENT", "{}"))

@@ -33,10 +33,14 @@ from deskside_kit.database import (
     wake_after_commit,
 )
 from deskside_kit.outbox import OutboxEvent, record_event
+from deskside_tickets.app import create_app as create_tickets_app
+from deskside_tickets.config import TicketsSettings
 from deskside_tickets.models import Ticket, TicketChange
 from tests.conftest import DatabaseUrlFor
 from tests.support.plans import transaction_control_sent
 from tests.support.postgres import PostgresServer, create_database, drop_database
+from tests.support.servers import unused_url
+from tests.support.tokens import TEST_JWT_SECRET
 
 
 async def test_sqlite_is_durable_wal_with_full_sync(tmp_path: Path) -> None:
@@ -166,7 +170,51 @@ def _signalling(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
 
 @pytest.mark.postgres
 class TestPooledPostgresConnections:
-    """A pooled connection is checked only after sitting idle, not on every checkout."""
+    """A fixed pool; a pooled connection is checked only after sitting idle."""
+
+    async def test_a_burst_beyond_the_pool_waits_for_its_connections_instead_of_opening_more(
+        self, postgres: PostgresServer
+    ) -> None:
+        engine = create_engine(postgres.database_url("postgres"), pool_size=2)
+        opened = []
+        event.listen(engine.sync_engine, "connect", lambda *_: opened.append(1))
+        most_at_once = 0
+
+        async def one_request() -> int:
+            nonlocal most_at_once
+            async with engine.connect() as connection:
+                most_at_once = max(most_at_once, engine.pool.checkedout())  # type: ignore[attr-defined]
+                await connection.execute(text("SELECT pg_sleep(0.02)"))
+                return int((await connection.execute(text("SELECT 1"))).scalar_one())
+
+        try:
+            for _ in range(3):  # bursts of three times the pool, one after another
+                answers = await asyncio.gather(*(one_request() for _ in range(6)))
+                assert answers == [1] * 6
+        finally:
+            await engine.dispose()
+
+        # Opened once and kept: no connection opened for a burst and closed after it.
+        assert len(opened) == 2
+        assert most_at_once == 2
+
+    async def test_a_service_keeps_as_many_connections_as_its_settings_say(
+        self, database_url_for: DatabaseUrlFor, tmp_path: Path
+    ) -> None:
+        settings = TicketsSettings(
+            env="test",
+            var_dir=tmp_path,
+            database_url=await database_url_for("tickets"),
+            jwt_secret=TEST_JWT_SECRET,
+            inventory_url=unused_url(),
+            relay_enabled=False,
+            database_pool_size=3,
+        )
+        app = create_tickets_app(settings)
+        async with app.router.lifespan_context(app):
+            pool = app.state.engine.pool
+            assert pool.size() == 3
+            assert pool.overflow() <= 0  # none opened beyond the pool, nor allowed
 
     async def test_back_to_back_transactions_are_not_pinged(
         self, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch

@@ -47,7 +47,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.resolved_database_url)
+        engine = create_engine(
+            settings.resolved_database_url, pool_size=settings.database_pool_size
+        )
         try:
             if settings.should_migrate_on_start:
                 await migrate(engine, migrations)

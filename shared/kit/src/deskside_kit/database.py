@@ -59,6 +59,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import Scope
 
 from deskside_kit.background import Wakeup
+from deskside_kit.settings import DEFAULT_POOL_SIZE
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A pooled PostgreSQL connection unused for longer is checked before it is handed out.
@@ -145,20 +146,26 @@ def dialect_of(session: AsyncSession) -> str:
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for `url`, tuned for the embedded or the production database."""
+    """An async engine for `url`, tuned for the embedded or the production database.
+
+    Its pool is a fixed set of connections, `DEFAULT_POOL_SIZE` unless `pool_size`
+    says otherwise, never topped up for a burst: a request finding every connection
+    busy waits for one. Connections opened beyond a pool are closed as soon as they
+    are handed back, and each opening is dear: an aiosqlite connection is a thread
+    plus the pragmas below, a PostgreSQL one a new server process. Under 64
+    concurrent requests a pool of 10 plus 10 such extras opened some 20 a second,
+    and GETs went about a tenth faster without them. Waiting also keeps a storm of
+    requests from swamping the database with sessions.
+    """
+    options.setdefault("pool_size", DEFAULT_POOL_SIZE)
+    options.setdefault("max_overflow", 0)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # A fixed set of connections, never closed and reopened: each aiosqlite
-        # connection is a thread plus the pragmas below, far too dear per request.
-        options.setdefault("pool_size", 8)
-        options.setdefault("max_overflow", 0)
         engine = create_async_engine(url, **options)
         _tune_sqlite(engine)
         return engine
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 10)
     # Unless the caller chose pre-pinging (on or off) itself.
     ping_when_idle = "pool_pre_ping" not in options
     engine = create_async_engine(url, **options)

@@ -129,6 +129,10 @@ class JwtSettings(StackSettings):
         return load_or_create_secret(self.var_dir / "jwt-secret")
 
 
+# Connections a service keeps open to its database, unless DATABASE_POOL_SIZE says otherwise.
+DEFAULT_POOL_SIZE = 10
+
+
 class ServiceSettings(JwtSettings):
     """Settings every Deskside service with a database has."""
 
@@ -137,6 +141,13 @@ class ServiceSettings(JwtSettings):
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL; empty means `sqlite+aiosqlite:///<var_dir>/<service>.db`.",
+    )
+    database_pool_size: int = Field(
+        default=DEFAULT_POOL_SIZE,
+        ge=1,
+        le=1000,
+        description="Database connections the process keeps open; a request finding all "
+        "of them busy waits for one (see `deskside_kit.database.create_engine`).",
     )
     migrate_on_start: bool | None = Field(
         default=None,
