@@ -10,7 +10,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from deskside_kit.database import utc_now
 from deskside_tickets.models import Escalation, Group, Ticket
+from deskside_tickets.repository import TicketRepository
 from tests.support.apps import app_sessions
 from tests.support.plans import statements_sent
 from tests.tickets.conftest import ADMIN, AGENT, ALICE, BOB, PROBLEM, act, open_ticket
@@ -391,6 +393,21 @@ class TestReports:
         backlog = summary["open_vendor_escalations"]
         assert [(b["vendor"], b["open_escalations"]) for b in backlog] == [("Apple", 1)]
         assert 29.9 <= backlog[0]["oldest_age_hours"] <= 30.1
+
+    async def test_a_report_refuses_a_session_that_has_already_sent_a_statement(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Its snapshot and plans are set by its transaction's first statement, so they
+        # would silently not hold for a report begun after another query.
+        async with app_sessions(client).reading() as session:
+            await session.exec(select(Ticket.id).limit(1))
+            with pytest.raises(RuntimeError, match="before the session's first statement"):
+                await TicketRepository(session).begin_report()
+
+        async with app_sessions(client).reading() as session:
+            repository = TicketRepository(session)
+            await repository.begin_report()
+            assert await repository.summary_counts(utc_now() - timedelta(days=1), utc_now()) == []
 
     async def test_a_backwards_range_is_a_clear_422(self, client: httpx.AsyncClient) -> None:
         response = await client.get(

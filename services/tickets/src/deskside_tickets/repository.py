@@ -534,7 +534,14 @@ class TicketRepository:
           of `created_at` holds 0.5 % of the tickets: a year's median then sorted a
           million rows instead of walking its index, 2 s instead of 0.1 s. Planning
           costs well under a millisecond next to that.
+
+        Refuses a session that has already sent something, on both databases: on
+        PostgreSQL a read request's session runs in autocommit, so its earlier
+        statements were no transaction at all, and this one would silently leave
+        the report with none.
         """
+        if has_connection(self.session):
+            raise RuntimeError("begin_report must come before the session's first statement")
         if dialect_of(self.session) != "postgresql":
             return
         connection = await self.session.connection(
