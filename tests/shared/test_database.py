@@ -37,10 +37,11 @@ from deskside_tickets.app import create_app as create_tickets_app
 from deskside_tickets.config import TicketsSettings
 from deskside_tickets.models import Ticket, TicketChange
 from tests.conftest import DatabaseUrlFor
+from tests.support.apps import app_sessions, serving
 from tests.support.plans import transaction_control_sent
 from tests.support.postgres import PostgresServer, create_database, drop_database
-from tests.support.servers import unused_url
-from tests.support.tokens import TEST_JWT_SECRET
+from tests.support.servers import free_ports, unused_url
+from tests.support.tokens import TEST_JWT_SECRET, bearer
 
 
 async def test_sqlite_is_durable_wal_with_full_sync(tmp_path: Path) -> None:
@@ -570,3 +571,72 @@ class TestSentAlone:
 
             with pytest.raises(RuntimeError, match="after the statement it sent alone"):
                 await database._run_before_commit_hooks(session, [write_then_change], 201)
+
+
+class TestADatabaseOutOfReach:
+    """A request that cannot reach the database is a 503 to retry, not a 500."""
+
+    @pytest.fixture
+    async def settings(self, database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsSettings:
+        return TicketsSettings(
+            env="test",
+            var_dir=tmp_path,
+            database_url=await database_url_for("tickets"),
+            jwt_secret=TEST_JWT_SECRET,
+            inventory_url=unused_url(),
+            relay_enabled=False,
+            database_pool_size=1,
+            database_pool_timeout=0.2,
+        )
+
+    async def test_a_request_finding_every_connection_busy_is_answered_503_and_changes_nothing(
+        self, settings: TicketsSettings, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        alice = bearer("alice", "requester", email="alice@example.com")
+        app = create_tickets_app(settings)
+        async with serving(app) as client:
+            engine = app.state.engine
+            async with engine.connect() as held:  # the pool's one connection, kept busy
+                await held.execute(text("SELECT 1"))
+                read = await client.get("/v1/tickets", headers=alice)
+                write = await client.post(
+                    "/v1/tickets", json={"title": "VPN drops every hour"}, headers=alice
+                )
+            after = await client.post(
+                "/v1/tickets", json={"title": "VPN drops every hour"}, headers=alice
+            )
+            async with app_sessions(client).reading() as session:
+                tickets = (await session.exec(select(Ticket.title))).all()
+                audited = (await session.exec(select(AuditRecord.status))).all()
+
+        for answer in (read, write):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.headers["retry-after"] == str(database.RETRY_AFTER_SECONDS)
+            problem = answer.json()
+            assert problem["type"] == "urn:deskside:problem:database-unavailable"
+            assert "busy" in problem["detail"]
+        assert after.status_code == 201, after.text
+        assert tickets == ["VPN drops every hour"]  # the refused create left nothing
+        assert audited == [201]
+        # Its audit record was not even tried: it would have waited for the pool in turn.
+        assert "could not write the audit record" not in caplog.text
+
+    @pytest.mark.postgres
+    async def test_a_request_while_the_server_cannot_be_reached_is_answered_503(
+        self, settings: TicketsSettings, postgres: PostgresServer
+    ) -> None:
+        app = create_tickets_app(settings)
+        async with serving(app) as client:
+            # As after a failover: the address the service knows answers no more.
+            (port,) = free_ports(1)
+            gone = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/tickets")
+            app.state.sessions = Sessions.for_engine(gone)
+            try:
+                answer = await client.get("/v1/tickets", headers=bearer("alice", "requester"))
+            finally:
+                await gone.dispose()
+
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == str(database.RETRY_AFTER_SECONDS)
+        assert "could not be reached" in answer.json()["detail"]

@@ -15,7 +15,12 @@ from deskside_kit import heap
 from deskside_kit.audit import AuditMiddleware, audit_router
 from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
-from deskside_kit.database import Sessions, create_engine, migrate
+from deskside_kit.database import (
+    Sessions,
+    answer_503_when_the_database_is_out_of_reach,
+    create_engine,
+    migrate,
+)
 from deskside_kit.health import health_router
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
@@ -48,7 +53,9 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
-            settings.resolved_database_url, pool_size=settings.database_pool_size
+            settings.resolved_database_url,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout,
         )
         try:
             if settings.should_migrate_on_start:
@@ -77,6 +84,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.metrics = Metrics(settings.service_name)
     install_problem_handlers(app)
+    answer_503_when_the_database_is_out_of_reach(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)

@@ -70,7 +70,10 @@ class AuditRecord(SQLModel, table=True):
 
 
 def is_audited(method: str, status: int) -> bool:
-    return method in MUTATING or status in REFUSED
+    # A 503 is a request that never reached the database (`deskside_kit.database`):
+    # it changed nothing, and waiting for a connection to record it would only keep
+    # the answer back.
+    return status != 503 and (method in MUTATING or status in REFUSED)
 
 
 class AuditMiddleware:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import (
     CTE,
     DateTime,
@@ -49,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import SessionTransaction, configure_mappers, make_transient_to_detached
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -59,7 +61,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import Scope
 
 from deskside_kit.background import Wakeup
-from deskside_kit.settings import DEFAULT_POOL_SIZE
+from deskside_kit.problems import DatabaseUnavailable, domain_problem
+from deskside_kit.settings import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A pooled PostgreSQL connection unused for longer is checked before it is handed out.
@@ -150,7 +153,8 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 
     Its pool is a fixed set of connections, `DEFAULT_POOL_SIZE` unless `pool_size`
     says otherwise, never topped up for a burst: a request finding every connection
-    busy waits for one. Connections opened beyond a pool are closed as soon as they
+    busy waits for one, `DEFAULT_POOL_TIMEOUT` seconds at most (then 503, see
+    `_request_session`). Connections opened beyond a pool are closed as soon as they
     are handed back, and each opening is dear: an aiosqlite connection is a thread
     plus the pragmas below, a PostgreSQL one a new server process. Under 64
     concurrent requests a pool of 10 plus 10 such extras opened some 20 a second,
@@ -159,6 +163,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     """
     options.setdefault("pool_size", DEFAULT_POOL_SIZE)
     options.setdefault("max_overflow", 0)
+    options.setdefault("pool_timeout", DEFAULT_POOL_TIMEOUT)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -605,6 +610,47 @@ async def database_answers(engine: AsyncEngine) -> bool:
     async with read_only(engine).connect() as connection:
         await connection.execute(text("SELECT 1"))
     return True
+
+
+# How long a client is asked to wait before it tries again, when the database was busy
+# or out of reach: long enough not to add to a storm, short next to a person's patience.
+RETRY_AFTER_SECONDS = 5
+
+
+def answer_503_when_the_database_is_out_of_reach(app: FastAPI) -> None:
+    """Answer 503 with Retry-After, not 500, when a request could not reach the database.
+
+    Two failures leave a request's change undone for sure, so the client may simply
+    retry: every pooled connection stayed busy for the pool's timeout (a storm), or
+    no connection to the server could be opened (a restart, a failover). A
+    connection lost in the middle of a statement is not one of them: whether its
+    change committed is unknown, and it stays a 500.
+    """
+
+    async def busy(request: Request, error: Exception) -> Response:
+        return domain_problem(
+            request,
+            DatabaseUnavailable(
+                "Every database connection stayed busy; nothing was done. Retry shortly.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ),
+        )
+
+    async def unreachable(request: Request, error: Exception) -> Response:
+        logger.error("the database could not be reached: %s", error)
+        return domain_problem(
+            request,
+            DatabaseUnavailable(
+                "The database could not be reached; nothing was done. Retry shortly.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ),
+        )
+
+    app.add_exception_handler(PoolTimeout, busy)
+    # Raised by the driver only while it opens a connection; once connected, SQLAlchemy
+    # wraps what goes wrong in its own errors.
+    app.add_exception_handler(ConnectionError, unreachable)
+    app.add_exception_handler(socket.gaierror, unreachable)
 
 
 def before_request_commit(scope: Scope, hook: RequestCommitHook) -> None:

@@ -109,6 +109,14 @@ class Unprocessable(DomainError):
     title = "Unprocessable content"
 
 
+class DatabaseUnavailable(DomainError):
+    """The request never reached the database: nothing it asked for was done."""
+
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"
+
+
 def problem_response(
     status: int,
     *,
@@ -151,14 +159,19 @@ def _describe_validation(errors: list[FieldProblem]) -> str:
 
 async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    return domain_problem(request, exc)
+
+
+def domain_problem(request: Request, error: DomainError) -> JSONResponse:
+    """The problem+json answer to a request that failed with `error`."""
     return problem_response(
-        exc.status,
-        title=exc.title,
-        detail=exc.detail,
-        problem_type=exc.problem_type(),
+        error.status,
+        title=error.title,
+        detail=error.detail,
+        problem_type=error.problem_type(),
         instance=request.url.path,
-        headers=exc.headers,
-        **exc.extensions,
+        headers=error.headers,
+        **error.extensions,
     )
 
 
@@ -257,6 +270,15 @@ def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 # Every authenticated operation admits only some roles.
                 responses.setdefault(
                     "403", {"description": "Not allowed", "content": problem_content()}
+                )
+                # Every one of them reads or writes a database (deskside_kit.database).
+                responses.setdefault(
+                    "503",
+                    {
+                        "description": "The database could not be reached; nothing was "
+                        "done: retry after `Retry-After` seconds",
+                        "content": problem_content(),
+                    },
                 )
             if "requestBody" in operation:
                 responses.setdefault(

@@ -131,6 +131,9 @@ class JwtSettings(StackSettings):
 
 # Connections a service keeps open to its database, unless DATABASE_POOL_SIZE says otherwise.
 DEFAULT_POOL_SIZE = 10
+# How long a request waits for one of them (DATABASE_POOL_TIMEOUT): a storm's queue is far
+# shorter, and the gateway gives up on a silent service at 30 s.
+DEFAULT_POOL_TIMEOUT = 10.0
 
 
 class ServiceSettings(JwtSettings):
@@ -148,6 +151,13 @@ class ServiceSettings(JwtSettings):
         le=1000,
         description="Database connections the process keeps open; a request finding all "
         "of them busy waits for one (see `deskside_kit.database.create_engine`).",
+    )
+    database_pool_timeout: float = Field(
+        default=DEFAULT_POOL_TIMEOUT,
+        gt=0,
+        le=300,
+        description="Seconds a request waits for a free database connection before it is "
+        "answered 503 with Retry-After.",
     )
     migrate_on_start: bool | None = Field(
         default=None,
