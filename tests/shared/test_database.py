@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import sys
+import time
 import types
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ import pytest
 from pydantic import PrivateAttr
 from sqlalchemy import event, inspect, literal, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
@@ -169,6 +171,32 @@ def _signalling(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
     return job
 
 
+async def test_connections_go_to_those_who_waited_for_them_first(
+    database_url_for: DatabaseUrlFor,
+) -> None:
+    engine = create_engine(await database_url_for("tickets"), pool_size=1)
+    served = []
+
+    async def wait_in_line(name: str) -> None:
+        async with engine.connect():
+            served.append(name)
+
+    try:
+        held = await engine.connect()
+        line = [asyncio.create_task(wait_in_line(name)) for name in ("1st", "2nd", "3rd")]
+        await asyncio.sleep(0.1)  # all three are waiting
+        await held.close()
+        # Asking again at once, before the first in line has had a chance to run: a
+        # newcomer waits behind those already waiting.
+        async with engine.connect():
+            served.append("newcomer")
+        await asyncio.gather(*line)
+    finally:
+        await engine.dispose()
+
+    assert served == ["1st", "2nd", "3rd", "newcomer"]
+
+
 @pytest.mark.postgres
 class TestPooledPostgresConnections:
     """A fixed pool; a pooled connection is checked only after sitting idle."""
@@ -209,13 +237,20 @@ class TestPooledPostgresConnections:
             jwt_secret=TEST_JWT_SECRET,
             inventory_url=unused_url(),
             relay_enabled=False,
-            database_pool_size=3,
+            database_pool_size=2,
+            database_pool_timeout=0.2,
         )
         app = create_tickets_app(settings)
         async with app.router.lifespan_context(app):
-            pool = app.state.engine.pool
-            assert pool.size() == 3
-            assert pool.overflow() <= 0  # none opened beyond the pool, nor allowed
+            engine = app.state.engine
+            async with engine.connect(), engine.connect():
+                started = time.monotonic()
+                with pytest.raises(PoolTimeout):
+                    async with engine.connect():
+                        pass
+                waited = time.monotonic() - started
+
+        assert 0.2 <= waited < 5  # the setting's wait, then no third connection
 
     async def test_back_to_back_transactions_are_not_pinged(
         self, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
@@ -599,6 +634,8 @@ class TestADatabaseOutOfReach:
             async with engine.connect() as held:  # the pool's one connection, kept busy
                 await held.execute(text("SELECT 1"))
                 read = await client.get("/v1/tickets", headers=alice)
+                # Busy is not gone: the replica stays in service (its probe has its own).
+                ready = await client.get("/readyz")
                 write = await client.post(
                     "/v1/tickets", json={"title": "VPN drops every hour"}, headers=alice
                 )
@@ -616,15 +653,15 @@ class TestADatabaseOutOfReach:
             problem = answer.json()
             assert problem["type"] == "urn:deskside:problem:database-unavailable"
             assert "busy" in problem["detail"]
+        assert ready.status_code == 200, ready.text
         assert after.status_code == 201, after.text
         assert tickets == ["VPN drops every hour"]  # the refused create left nothing
         assert audited == [201]
         # Its audit record was not even tried: it would have waited for the pool in turn.
         assert "could not write the audit record" not in caplog.text
 
-    @pytest.mark.postgres
     async def test_a_request_while_the_server_cannot_be_reached_is_answered_503(
-        self, settings: TicketsSettings, postgres: PostgresServer
+        self, settings: TicketsSettings
     ) -> None:
         app = create_tickets_app(settings)
         async with serving(app) as client:

@@ -80,6 +80,30 @@ async def test_a_failed_commit_gives_the_idempotency_key_back(service_app: FastA
     assert replayed.headers.get("idempotent-replayed") == "true"
 
 
+async def test_a_key_claimed_after_the_request_sent_a_statement_is_refused(
+    service_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The claim's connection would be the request's second: enough such requests at
+    # once would hold every pooled connection while each waited for another.
+    router = APIRouter()
+
+    @router.post("/late-claims", status_code=201)
+    async def claim_late(order: Order, session: Session, idempotency: IdempotencyDep) -> Placed:
+        await session.exec(select(Ticket.id).limit(1))
+        await idempotency.claim(order)
+        return Placed(item=order.item)
+
+    service_app.include_router(router)
+    headers = {**ALICE, "Idempotency-Key": "order-2"}
+    async with serving(service_app) as client:
+        keyed = await client.post("/late-claims", json={"item": "dock"}, headers=headers)
+        unkeyed = await client.post("/late-claims", json={"item": "dock"}, headers=ALICE)
+
+    assert keyed.status_code == 500
+    assert "claim the Idempotency-Key before the request's first statement" in caplog.text
+    assert unkeyed.status_code == 201  # without a key there is nothing to claim
+
+
 class Opened(BaseModel):
     id: str
 

@@ -29,19 +29,19 @@ class TestProbes:
     async def test_readyz_is_503_when_the_database_is_gone(
         self, service_app: FastAPI, service_client: httpx.AsyncClient
     ) -> None:
-        await service_app.state.engine.dispose()
+        await service_app.state.probe_engine.dispose()
         # An engine pointed nowhere stands in for a database that went away.
         from deskside_kit.database import create_engine
 
-        healthy_engine = service_app.state.engine
-        service_app.state.engine = create_engine(
+        healthy_engine = service_app.state.probe_engine
+        service_app.state.probe_engine = create_engine(
             "postgresql+asyncpg://nobody@127.0.0.1:9/nothing", pool_pre_ping=False
         )
         try:
             response = await service_client.get("/readyz")
         finally:
-            await service_app.state.engine.dispose()
-            service_app.state.engine = healthy_engine
+            await service_app.state.probe_engine.dispose()
+            service_app.state.probe_engine = healthy_engine
 
         assert response.status_code == 503
         assert response.headers["content-type"] == PROBLEM

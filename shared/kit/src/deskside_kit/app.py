@@ -17,7 +17,7 @@ from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
 from deskside_kit.database import (
     Sessions,
-    answer_503_when_the_database_is_out_of_reach,
+    answer_503_when_the_pool_stays_busy,
     create_engine,
     migrate,
 )
@@ -57,6 +57,10 @@ def create_service_app(
             pool_size=settings.database_pool_size,
             pool_timeout=settings.database_pool_timeout,
         )
+        # Readiness asks on a connection of its own: a pool kept busy by a storm is load,
+        # not a database gone, and a probe queued behind it would take the replica out
+        # of service just when the others need it most.
+        app.state.probe_engine = create_engine(settings.resolved_database_url, pool_size=1)
         try:
             if settings.should_migrate_on_start:
                 await migrate(engine, migrations)
@@ -73,6 +77,7 @@ def create_service_app(
                 yield
         finally:
             await engine.dispose()
+            await app.state.probe_engine.dispose()
 
     app = FastAPI(
         title=title,
@@ -84,7 +89,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.metrics = Metrics(settings.service_name)
     install_problem_handlers(app)
-    answer_503_when_the_database_is_out_of_reach(app)
+    answer_503_when_the_pool_stays_busy(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)

@@ -49,7 +49,7 @@ async def check_liveness() -> Health:
 async def check_readiness(request: Request) -> Response | Health:
     try:
         await asyncio.wait_for(
-            database_answers(request.app.state.engine), READINESS_TIMEOUT_SECONDS
+            database_answers(request.app.state.probe_engine), READINESS_TIMEOUT_SECONDS
         )
     except Exception as exc:
         logger.warning("not ready: database check failed: %s", exc)

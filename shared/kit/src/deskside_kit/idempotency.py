@@ -25,7 +25,14 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.auth import CurrentPrincipal
-from deskside_kit.database import Session, Sessions, UtcDateTime, if_request_fails, utc_now
+from deskside_kit.database import (
+    Session,
+    Sessions,
+    UtcDateTime,
+    has_connection,
+    if_request_fails,
+    utc_now,
+)
 from deskside_kit.problems import Conflict, Unprocessable
 
 ABANDONED_AFTER = timedelta(minutes=5)
@@ -80,6 +87,10 @@ class Idempotency:
         """Claim the key for this request; or the stored response to replay instead."""
         if self.key is None:
             return None
+        if has_connection(self._session):
+            # The claim takes a pooled connection of its own: a request already holding
+            # one would hold two at once, and ten such requests could starve the pool.
+            raise RuntimeError("claim the Idempotency-Key before the request's first statement")
         request_hash = request_fingerprint(self.operation, body)
         async with self._sessions.writing() as claims:
             claims.add(

@@ -271,7 +271,8 @@ def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(
                     "403", {"description": "Not allowed", "content": problem_content()}
                 )
-                # Every one of them reads or writes a database (deskside_kit.database).
+            if path.startswith("/v1/"):
+                # Every API operation reads or writes a database (deskside_kit.database).
                 responses.setdefault(
                     "503",
                     {
