@@ -17,7 +17,7 @@ from deskside_kit.auth import TokenVerifier
 from deskside_kit.background import periodically
 from deskside_kit.database import (
     Sessions,
-    answer_503_when_the_pool_stays_busy,
+    answer_503_when_the_database_is_out_of_reach,
     create_engine,
     migrate,
 )
@@ -89,7 +89,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.metrics = Metrics(settings.service_name)
     install_problem_handlers(app)
-    answer_503_when_the_pool_stays_busy(app)
+    answer_503_when_the_database_is_out_of_reach(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)

@@ -206,7 +206,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     Its pool is a fixed set of connections, `DEFAULT_POOL_SIZE` unless `pool_size`
     says otherwise, never topped up for a burst: a request finding every connection
     busy waits for one, in turn (`_FirstComeFirstServed`), `DEFAULT_POOL_TIMEOUT`
-    seconds at most (then 503, see `answer_503_when_the_pool_stays_busy`).
+    seconds at most (then 503, see `answer_503_when_the_database_is_out_of_reach`).
     Connections opened beyond a pool are closed as soon as they are handed back,
     and each opening is dear: an aiosqlite connection is a thread plus the pragmas
     below, a PostgreSQL one a new server process. Under 64 concurrent requests a
@@ -675,50 +675,58 @@ RETRY_AFTER_SECONDS = 5
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
-def answer_503_when_the_pool_stays_busy(app: FastAPI) -> None:
-    """Answer 503 with Retry-After, not 500, when every pooled connection stayed busy.
+class DatabaseUnreachable(ConnectionError):
+    """No connection to the database server would open: refused, unreachable, no
+    such host, timed out, or the server said it is starting up or has too many
+    clients. A `ConnectionError`, so what catches `OSError` around a connect still
+    catches it."""
 
-    For the pool's whole timeout (a storm): the request never reached the database,
-    so its change was not made and the client may simply retry. The other way a
-    request cannot reach it, no connection to the server opening at all, raises
-    `DatabaseUnavailable` itself (`_open_postgres_connection`). A connection lost in
-    the middle of a statement is neither: whether its change committed is unknown,
-    and it stays a 500.
+
+def answer_503_when_the_database_is_out_of_reach(app: FastAPI) -> None:
+    """Answer 503 with Retry-After, not 500, when a request could not reach the database.
+
+    Two failures leave a request's change undone for sure, so the client may simply
+    retry: every pooled connection stayed busy for the pool's timeout (a storm), or
+    no connection to the server would open (`DatabaseUnreachable`: a restart, a
+    failover). A connection lost in the middle of a statement is neither: whether
+    its change committed is unknown, and it stays a 500.
     """
 
-    async def busy(request: Request, error: Exception) -> Response:
-        logger.warning("no database connection came free in time for %s", request.url.path)
+    def answer(request: Request, why: str) -> Response:
         return domain_problem(
             request,
             DatabaseUnavailable(
-                "Every database connection stayed busy; nothing was done. Retry shortly.",
+                f"{why}; nothing was done. Retry shortly.",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ),
         )
 
+    async def busy(request: Request, error: Exception) -> Response:
+        logger.warning("no database connection came free in time for %s", request.url.path)
+        return answer(request, "Every database connection stayed busy")
+
+    async def unreachable(request: Request, error: Exception) -> Response:
+        logger.error("the database could not be reached: %s", error)
+        return answer(request, "The database could not be reached")
+
     app.add_exception_handler(PoolTimeout, busy)
+    app.add_exception_handler(DatabaseUnreachable, unreachable)
 
 
 async def _open_postgres_connection(*args: Any, **kwargs: Any) -> Any:
-    """asyncpg's `connect`, its failures turned into a 503 `DatabaseUnavailable`.
+    """asyncpg's `connect`, its failures raised as `DatabaseUnreachable`.
 
     Marked here, where nothing but the database can be the cause: once connected,
     SQLAlchemy wraps what goes wrong in its own errors; while connecting, the driver
-    raises what the network gave it (refused, unreachable, no such host, timed
-    out) or what the server said (starting up, too many clients). SQLAlchemy passes
-    an exception that is not the driver's through as it is, so the request's error
-    handler answers it like any other problem.
+    raises what the network gave it or what the server said, and SQLAlchemy passes
+    an exception that is not the driver's through as it is.
     """
     # asyncpg waits 60 s by default, twice as long as the gateway waits for an answer.
     kwargs.setdefault("timeout", CONNECT_TIMEOUT_SECONDS)
     try:
         return await asyncpg.connect(*args, **kwargs)
     except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as error:
-        logger.error("the database could not be reached: %s", error)
-        raise DatabaseUnavailable(
-            "The database could not be reached; nothing was done. Retry shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ) from error
+        raise DatabaseUnreachable(str(error) or type(error).__name__) from error
 
 
 def before_request_commit(scope: Scope, hook: RequestCommitHook) -> None:
