@@ -197,6 +197,20 @@ async def test_connections_go_to_those_who_waited_for_them_first(
     assert served == ["1st", "2nd", "3rd", "newcomer"]
 
 
+def _small_pool_tickets(database_url: str, var_dir: Path, *, pool_size: int) -> TicketsSettings:
+    """A tickets service with a pool of `pool_size` that waits 0.2 s for a connection."""
+    return TicketsSettings(
+        env="test",
+        var_dir=var_dir,
+        database_url=database_url,
+        jwt_secret=TEST_JWT_SECRET,
+        inventory_url=unused_url(),
+        relay_enabled=False,
+        database_pool_size=pool_size,
+        database_pool_timeout=0.2,
+    )
+
+
 @pytest.mark.postgres
 class TestPooledPostgresConnections:
     """A fixed pool; a pooled connection is checked only after sitting idle."""
@@ -230,17 +244,8 @@ class TestPooledPostgresConnections:
     async def test_a_service_keeps_as_many_connections_as_its_settings_say(
         self, database_url_for: DatabaseUrlFor, tmp_path: Path
     ) -> None:
-        settings = TicketsSettings(
-            env="test",
-            var_dir=tmp_path,
-            database_url=await database_url_for("tickets"),
-            jwt_secret=TEST_JWT_SECRET,
-            inventory_url=unused_url(),
-            relay_enabled=False,
-            database_pool_size=2,
-            database_pool_timeout=0.2,
-        )
-        app = create_tickets_app(settings)
+        url = await database_url_for("tickets")
+        app = create_tickets_app(_small_pool_tickets(url, tmp_path, pool_size=2))
         async with app.router.lifespan_context(app):
             engine = app.state.engine
             async with engine.connect(), engine.connect():
@@ -613,16 +618,7 @@ class TestADatabaseOutOfReach:
 
     @pytest.fixture
     async def settings(self, database_url_for: DatabaseUrlFor, tmp_path: Path) -> TicketsSettings:
-        return TicketsSettings(
-            env="test",
-            var_dir=tmp_path,
-            database_url=await database_url_for("tickets"),
-            jwt_secret=TEST_JWT_SECRET,
-            inventory_url=unused_url(),
-            relay_enabled=False,
-            database_pool_size=1,
-            database_pool_timeout=0.2,
-        )
+        return _small_pool_tickets(await database_url_for("tickets"), tmp_path, pool_size=1)
 
     async def test_a_request_finding_every_connection_busy_is_answered_503_and_changes_nothing(
         self, settings: TicketsSettings, caplog: pytest.LogCaptureFixture
