@@ -227,8 +227,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         return engine
     # Unless the caller chose pre-pinging (on or off) itself.
     ping_when_idle = "pool_pre_ping" not in options
-    connect_args = options.setdefault("connect_args", {})
-    connect_args.setdefault("async_creator_fn", _open_postgres_connection)
+    options["connect_args"] = {
+        "async_creator_fn": _open_postgres_connection,
+        **options.get("connect_args", {}),
+    }
     engine = create_async_engine(url, **options)
     if ping_when_idle:
         _ping_when_idle(engine)
@@ -676,10 +678,12 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 class DatabaseUnreachable(ConnectionError):
-    """No connection to the database server would open: refused, unreachable, no
-    such host, timed out, or the server said it is starting up or has too many
-    clients. A `ConnectionError`, so what catches `OSError` around a connect still
-    catches it."""
+    """No connection to the database server would open.
+
+    Refused, unreachable, no such host, timed out, or the server said it is
+    starting up or has too many clients. A `ConnectionError`, so what catches
+    `OSError` around a connect still catches it.
+    """
 
 
 def answer_503_when_the_database_is_out_of_reach(app: FastAPI) -> None:
