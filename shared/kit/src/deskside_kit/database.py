@@ -176,14 +176,15 @@ class _FirstComeFirstServed(AsyncAdaptedQueue[Any]):
         super().put_nowait(item)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if not any(not waiter.done() for waiter in self._waiters):
+        if self._someone_waits():
+            if not block:
+                raise PoolQueueEmpty()
+        else:
             try:
                 return self.get_nowait()
             except PoolQueueEmpty:
                 if not block:
                     raise
-        elif not block:
-            raise PoolQueueEmpty()
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -192,6 +193,9 @@ class _FirstComeFirstServed(AsyncAdaptedQueue[Any]):
             return await_(asyncio.wait_for(waiter, timeout))
         except TimeoutError as error:
             raise PoolQueueEmpty() from error
+
+    def _someone_waits(self) -> bool:
+        return any(not waiter.done() for waiter in self._waiters)
 
 
 class _FairPool(AsyncAdaptedQueuePool):
