@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from tests.support.metrics import requests_in_progress
 from tests.support.tokens import bearer
 
 PROBLEM = "application/problem+json"
@@ -64,6 +66,30 @@ class TestProbes:
             if line.startswith("http_requests_total") and 'route="/healthz"' in line
         )
         assert line.endswith(" 2.0")
+
+    async def test_metrics_count_the_requests_not_yet_answered(self, service_app: FastAPI) -> None:
+        from tests.support.apps import serving
+
+        entered, release = asyncio.Event(), asyncio.Event()
+        waiting = APIRouter()
+
+        @waiting.get("/slow")
+        async def slow() -> dict[str, str]:
+            entered.set()
+            await release.wait()
+            return {}
+
+        service_app.include_router(waiting)
+        async with serving(service_app) as client:
+            slow_request = asyncio.create_task(client.get("/slow", headers=bearer("x")))
+            await entered.wait()
+            while_waiting = requests_in_progress((await client.get("/metrics")).text)
+            release.set()
+            assert (await slow_request).status_code == 200
+            once_answered = requests_in_progress((await client.get("/metrics")).text)
+
+        # Each reading counts the /metrics request that reads it.
+        assert (while_waiting, once_answered) == (2, 1)
 
     async def test_openapi_declares_problems(self, service_client: httpx.AsyncClient) -> None:
         document = (await service_client.get("/openapi.json")).json()

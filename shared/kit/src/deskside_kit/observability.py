@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as render_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +41,14 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Saturation at a glance: a replica whose count keeps climbing is taking requests
+        # faster than it answers them. Clients that gave up still count until answered.
+        self.in_progress = Gauge(
+            "http_requests_in_progress",
+            "Requests received and not yet answered, the one reading this included.",
+            ["service"],
+            registry=self.registry,
+        ).labels(service)
         self.service = service
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -99,6 +107,7 @@ class ObservabilityMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        self.metrics.in_progress.inc()
         try:
             await self.app(scope, receive, send_with_request_id)
         except Exception:
@@ -113,6 +122,7 @@ class ObservabilityMiddleware:
                 )
                 await response(scope, receive, send_with_request_id)
         finally:
+            self.metrics.in_progress.dec()
             elapsed = time.perf_counter() - started
             route = self.route_label(scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
