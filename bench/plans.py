@@ -52,6 +52,10 @@ def _queries(deep_cursor: str) -> dict[str, Query]:
         "search-words-that-go-together": lambda s: tickets(s).list_page(
             first, TicketFilters(q="Dropbox shared folder"), "-created_at"
         ),
+        # A typo: no ticket has the word, and PostgreSQL keeps no statistics for it.
+        "search-a-word-no-ticket-has": lambda s: tickets(s).list_page(
+            first, TicketFilters(q="pasword"), "-created_at"
+        ),
         "filtered-list": lambda s: tickets(s).list_page(
             first,
             TicketFilters(statuses=["closed"], technology_key="ios", assignee_id="agent-07"),

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from deskside_kit.database import utc_now
+from deskside_tickets import repository
 from deskside_tickets.models import Ticket
 from deskside_tickets.repository import SEARCH_RECENT_FIRST
 from tests.support.apps import app_sessions
@@ -21,6 +22,22 @@ async def found(client: httpx.AsyncClient, headers: dict[str, str], **params: An
     response = await client.get("/v1/tickets", params=params, headers=headers)
     assert response.status_code == 200, response.text
     return [ticket["title"] for ticket in response.json()["items"]]
+
+
+def _ago(hours: int) -> str:
+    return (utc_now() - timedelta(hours=hours)).isoformat()
+
+
+async def _opened_ago(
+    client: httpx.AsyncClient, hours: int, *, title: str, requester: dict[str, str] = ALICE
+) -> None:
+    ticket = await open_ticket(client, requester, title=title)
+    async with app_sessions(client).write_transaction() as session:
+        await session.exec(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket["id"])
+            .values(created_at=utc_now() - timedelta(hours=hours))
+        )
 
 
 class TestSearch:
@@ -56,20 +73,18 @@ class TestSearch:
         response = await client.get("/v1/tickets", params={"q": query}, headers=AGENT)
         assert response.status_code == 200
 
+    # PostgreSQL looks at the last week first and at older tickets only when the week
+    # cannot fill the page: by the words' index when few tickets have the words, else
+    # newest first (`SEARCH_FEW_MATCHES`). Every page must read the same either way.
+    @pytest.mark.parametrize("few_matches", [1000, 1], ids=["few-words-index", "walk-back"])
     async def test_pages_run_on_from_the_last_week_into_older_tickets(
-        self, client: httpx.AsyncClient
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, few_matches: int
     ) -> None:
-        # PostgreSQL looks at the last week first and at older tickets only when the
-        # week cannot fill the page: these pages cross that line, one of them half way.
+        monkeypatch.setattr(repository, "SEARCH_FEW_MATCHES", few_matches)
+        # These pages cross the week's line, one of them half way.
         ages = {"new": 0, "hours": 1, "six days": 144, "nine days": 216, "a month": 720}
         for title, hours in ages.items():
-            ticket = await open_ticket(client, ALICE, title=f"Dropbox folder, {title}")
-            async with app_sessions(client).write_transaction() as session:
-                await session.exec(
-                    update(Ticket)
-                    .where(col(Ticket.id) == ticket["id"])
-                    .values(created_at=utc_now() - timedelta(hours=hours))
-                )
+            await _opened_ago(client, hours, title=f"Dropbox folder, {title}")
         await open_ticket(client, ALICE, title="Printer jam, three weeks", description="-")
         assert timedelta(hours=144) < SEARCH_RECENT_FIRST < timedelta(hours=216)
 
@@ -84,6 +99,28 @@ class TestSearch:
                 break
 
         assert titles == [f"Dropbox folder, {title}" for title in ages]
+
+    @pytest.mark.parametrize("few_matches", [1000, 1], ids=["few-words-index", "walk-back"])
+    async def test_older_tickets_found_keep_to_the_filters(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, few_matches: int
+    ) -> None:
+        monkeypatch.setattr(repository, "SEARCH_FEW_MATCHES", few_matches)
+        await _opened_ago(client, 300, title="Kindle sync, Alice's, newest", requester=ALICE)
+        await _opened_ago(client, 400, title="Kindle sync, Bob's", requester=BOB)
+        await _opened_ago(client, 500, title="Kindle sync, Alice's", requester=ALICE)
+        await _opened_ago(client, 600, title="Kindle sync, Alice's, oldest", requester=ALICE)
+        await _opened_ago(client, 700, title="Printer, Alice's", requester=ALICE)
+
+        assert await found(client, ALICE, q="kindle") == [
+            "Kindle sync, Alice's, newest",
+            "Kindle sync, Alice's",
+            "Kindle sync, Alice's, oldest",
+        ]
+        assert await found(client, AGENT, q="kindle", requester="bob") == ["Kindle sync, Bob's"]
+        assert await found(client, AGENT, q="kindle", limit=1, created_before=_ago(450)) == [
+            "Kindle sync, Alice's"
+        ]
+        assert await found(client, AGENT, q="zzqxv") == []
 
     async def test_requesters_search_only_their_own(self, client: httpx.AsyncClient) -> None:
         await open_ticket(client, ALICE, title="VPN down")

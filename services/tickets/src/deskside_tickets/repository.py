@@ -12,9 +12,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, literal, literal_column, or_, text, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy import select as select_columns
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
@@ -58,6 +72,9 @@ SORTS: dict[str, tuple[Any, bool]] = {
 # A search, newest first, looks at this last stretch of tickets before the rest
 # (`TicketRepository._newest_matches`).
 SEARCH_RECENT_FIRST = timedelta(days=7)
+# Older tickets are sorted in full when no more than this many match
+# (`TicketRepository._older_matches`).
+SEARCH_FEW_MATCHES = 1000
 
 
 @dataclass(frozen=True)
@@ -221,18 +238,19 @@ class TicketRepository:
             conditions.append(either if filters.breached else ~either)
         if filters.updated_after is not None:
             conditions.append(col(Ticket.updated_at) >= filters.updated_after)
-        if filters.q:
-            conditions.append(await self._matches(filters.q))
+        words = await self._matches(filters.q) if filters.q else None
+        if words is not None:
+            conditions.append(words)
         if conditions:
             statement = statement.where(*conditions)
         column, descending = SORTS[sort]
         statement = after_cursor(statement, [column, col(Ticket.id)], page, descending=descending)
-        if filters.q and sort == "-created_at" and dialect_of(self.session) == "postgresql":
-            return await self._newest_matches(statement, page.limit + 1)
+        if words is not None and sort == "-created_at" and dialect_of(self.session) == "postgresql":
+            return await self._newest_matches(statement, words, page.limit + 1)
         return (await self.session.exec(statement)).all()
 
     async def _newest_matches(
-        self, statement: SelectOfScalar[Ticket], wanted: int
+        self, statement: SelectOfScalar[Ticket], words: ColumnElement[Any], wanted: int
     ) -> Sequence[Ticket]:
         """A search's page, newest first: the last week's tickets, then older ones if need be.
 
@@ -247,9 +265,34 @@ class TicketRepository:
         newest = col(Ticket.created_at)
         rows = list((await self.session.exec(statement.where(newest >= recent_since))).all())
         if len(rows) < wanted:
-            older = statement.where(newest < recent_since).limit(wanted - len(rows))
-            rows += (await self.session.exec(older)).all()
+            older = statement.where(newest < recent_since)
+            rows += await self._older_matches(older, words, wanted - len(rows))
         return rows
+
+    async def _older_matches(
+        self, statement: SelectOfScalar[Ticket], words: ColumnElement[Any], wanted: int
+    ) -> Sequence[Ticket]:
+        """The newest `wanted` of the older matches; by the words' index when they are few.
+
+        Older tickets are asked for when the last week held few matches, so the
+        words may be rare. Walking back newest first is then the wrong way to find
+        them: PostgreSQL expects a word it keeps no statistics for (a typo, most
+        often) in thousands of tickets, and walked all million, half a second, to
+        find none. So the words alone (no filter, no age) are looked up first, for
+        at most `SEARCH_FEW_MATCHES` tickets: PostgreSQL reads a rare word's from
+        its index and a common word's in passing. If that is every ticket with
+        the words, the page is picked from those; otherwise back to the walk.
+        """
+        some = select(col(Ticket.id)).where(words).limit(SEARCH_FEW_MATCHES + 1)
+        having_the_words = (await self.session.exec(some)).all()
+        if len(having_the_words) > SEARCH_FEW_MATCHES:
+            return (await self.session.exec(statement.limit(wanted))).all()
+        if not having_the_words:
+            return []
+        # One array parameter, not one per id: a statement of its own for each count
+        # would crowd the connection's cache of prepared statements.
+        among = col(Ticket.id) == any_(bindparam("ids", having_the_words, type_=ARRAY(String)))
+        return (await self.session.exec(statement.where(among).limit(wanted))).all()
 
     async def _matches(self, query: str) -> Any:
         """Tickets whose title, description or public comments match `query`."""
