@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -23,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
-from deskside_kit import database
+from deskside_kit import database, idempotency
 from deskside_kit.audit import AuditRecord
 from deskside_kit.background import Wakeup, periodically
 from deskside_kit.database import (
@@ -40,6 +41,7 @@ from deskside_tickets.config import TicketsSettings
 from deskside_tickets.models import Ticket, TicketChange
 from tests.conftest import DatabaseUrlFor
 from tests.support.apps import app_sessions, serving
+from tests.support.faultproxy import fault_proxy
 from tests.support.plans import transaction_control_sent
 from tests.support.postgres import PostgresServer, create_database, drop_database
 from tests.support.servers import free_ports, unused_url
@@ -673,3 +675,63 @@ class TestADatabaseOutOfReach:
         assert answer.status_code == 503, answer.text
         assert answer.headers["retry-after"] == str(database.RETRY_AFTER_SECONDS)
         assert "could not be reached" in answer.json()["detail"]
+
+
+@pytest.mark.postgres
+class TestAClaimLeftByADatabaseOutage:
+    """A keyed create that failed because the database went away gives its key back later."""
+
+    async def test_a_retry_runs_soon_after_the_database_is_back(
+        self, postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        upstream = urlsplit(postgres.admin_url)
+        if upstream.hostname not in ("127.0.0.1", "localhost") or upstream.port is None:
+            pytest.skip("the fault proxy reaches PostgreSQL on loopback TCP only")
+        name = f"deskside_test_claims_{secrets.token_hex(3)}"
+        await create_database(postgres, name)
+        (proxy_port,) = free_ports(1)
+        proxied = urlsplit(postgres.database_url(name))._replace(
+            netloc=f"{upstream.username}@127.0.0.1:{proxy_port}"
+        )
+        settings = _small_pool_tickets(urlunsplit(proxied), tmp_path, pool_size=2)
+        monkeypatch.setattr("deskside_kit.app.GIVE_BACK_INTERVAL_SECONDS", 0.05)
+        alice = {**bearer("alice", "requester"), "Idempotency-Key": "outage-1"}
+        body = {"title": "Teams will not start"}
+        claim = idempotency.Idempotency.claim
+
+        async with fault_proxy(proxy_port, upstream.port) as proxy:
+
+            async def claim_then_lose_the_database(self: Any, request_body: Any) -> Any:
+                answer = await claim(self, request_body)
+                await proxy.set("down")
+                return answer
+
+            app = create_tickets_app(settings)
+            try:
+                async with serving(app) as client:
+                    with monkeypatch.context() as during_the_outage:
+                        during_the_outage.setattr(
+                            idempotency.Idempotency, "claim", claim_then_lose_the_database
+                        )
+                        failed = await client.post("/v1/tickets", json=body, headers=alice)
+                    left_to_give_back = len(app.state.claims_to_give_back)
+                    await proxy.set("pass")
+                    retries = []
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline:
+                        retries.append(await client.post("/v1/tickets", json=body, headers=alice))
+                        if retries[-1].status_code != 409:
+                            break
+                        await asyncio.sleep(0.05)
+                    replayed = await client.post("/v1/tickets", json=body, headers=alice)
+            finally:
+                await drop_database(postgres, name)
+
+        assert failed.status_code >= 500, failed.text
+        assert left_to_give_back == 1
+        # Given back within moments of the database's return, not after five minutes.
+        assert retries[-1].status_code == 201, retries[-1].text
+        assert replayed.status_code == 201
+        assert replayed.headers[idempotency.REPLAYED_HEADER] == "true"
+        assert replayed.json()["id"] == retries[-1].json()["id"]
+        assert len(app.state.claims_to_give_back) == 0

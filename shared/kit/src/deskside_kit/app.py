@@ -22,6 +22,7 @@ from deskside_kit.database import (
     migrate,
 )
 from deskside_kit.health import health_router
+from deskside_kit.idempotency import GIVE_BACK_INTERVAL_SECONDS, ClaimsToGiveBack
 from deskside_kit.limits import BodyLimitMiddleware, limits_by_path
 from deskside_kit.observability import Metrics, ObservabilityMiddleware
 from deskside_kit.problems import describe_problems, install_problem_handlers
@@ -66,11 +67,20 @@ def create_service_app(
                 await migrate(engine, migrations)
             app.state.engine = engine
             app.state.sessions = Sessions.for_engine(engine)
+            app.state.claims_to_give_back = ClaimsToGiveBack(app.state.sessions)
             app.state.token_verifier = TokenVerifier.from_settings(settings)
             app.state.service_token = settings.resolved_service_token()
             app.state.started_at = time.time()
             async with AsyncExitStack() as running:
                 await running.enter_async_context(_outbox_relay(app, settings))
+                await running.enter_async_context(
+                    periodically(
+                        "idempotency-give-back",
+                        GIVE_BACK_INTERVAL_SECONDS,
+                        app.state.claims_to_give_back.give_back,
+                        wakeup=app.state.claims_to_give_back.added,
+                    )
+                )
                 if resources is not None:
                     await running.enter_async_context(resources(app))
                 heap.started_up()

@@ -6,26 +6,30 @@ body it is a 422; while the first request is still being worked on, a 409.
 A key is claimed in a transaction of its own, committed at once, so a
 concurrent duplicate sees the claim. The response is stored in the request's
 own transaction, with the resource it created: both commit or neither does.
-A failed request gives its claim back; a claim left by a crashed process is
-taken over once it is older than `ABANDONED_AFTER`.
+A failed request gives its claim back, later if the database is out of reach
+just then (`ClaimsToGiveBack`); a claim left by a crashed process is taken over
+once it is older than `ABANDONED_AFTER`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column, Text, delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deskside_kit.auth import CurrentPrincipal
+from deskside_kit.background import Wakeup
 from deskside_kit.database import (
+    RETRY_AFTER_SECONDS,
     Session,
     Sessions,
     UtcDateTime,
@@ -35,7 +39,12 @@ from deskside_kit.database import (
 )
 from deskside_kit.problems import Conflict, Unprocessable
 
+logger = logging.getLogger("deskside.idempotency")
+
 ABANDONED_AFTER = timedelta(minutes=5)
+# A claim a failed request could not give back is tried again this often: the
+# `Retry-After` of the 503 that request got, so that a retry finds it gone.
+GIVE_BACK_INTERVAL_SECONDS = float(RETRY_AFTER_SECONDS)
 KEPT_FOR = timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Only these response headers are stored and replayed.
@@ -70,18 +79,68 @@ class IdempotencyKeyInFlight(Conflict):
     title = "Request already in progress"
 
 
+class ClaimsToGiveBack:
+    """Claims that failed requests could not give back, given back once the database answers.
+
+    A request that failed because the database went out of reach cannot delete
+    its claim either. The claim then stayed until it counted as abandoned, and
+    for five minutes every retry with its key was told that the first request
+    was still in progress, long after the database was back. One per process,
+    in memory: should the process end too, the claim is abandoned as before.
+    """
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+        self._claims: dict[tuple[str, str], datetime] = {}
+        self.added = Wakeup()
+
+    def add(self, owner: str, key: str, claimed_at: datetime) -> None:
+        self._claims[(owner, key)] = claimed_at
+        self.added.wake()
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    async def give_back(self) -> None:
+        """One round: delete each claim still held, unless the database is still away."""
+        for (owner, key), claimed_at in list(self._claims.items()):
+            if utc_now() - claimed_at < ABANDONED_AFTER:
+                try:
+                    async with self._sessions.write_transaction() as session:
+                        await session.exec(_delete_claim(owner, key, claimed_at))
+                except (OSError, SQLAlchemyError) as error:
+                    logger.warning(
+                        "%d Idempotency-Key claims to give back once the database answers: %s",
+                        len(self._claims),
+                        error,
+                    )
+                    return
+            # Given back, or old enough that any retry takes it over anyway.
+            del self._claims[(owner, key)]
+
+
 class Idempotency:
     """What a handler sees: `await claim(body)`, then `remember(...)` on success."""
 
     def __init__(
-        self, *, key: str | None, owner: str, operation: str, sessions: Sessions, session: Any
+        self,
+        *,
+        key: str | None,
+        owner: str,
+        operation: str,
+        sessions: Sessions,
+        session: Any,
+        give_back_later: ClaimsToGiveBack,
     ) -> None:
         self.key = key
         self.owner = owner
         self.operation = operation
         self._sessions = sessions
         self._session: AsyncSession = session
-        self._claimed = False
+        self._give_back_later = give_back_later
+        # When this request's claim was made: it is the claim's identity, so that a
+        # claim given back late never deletes another request's claim of the key.
+        self._claimed_at: datetime | None = None
 
     async def claim(self, body: BaseModel) -> Response | None:
         """Claim the key for this request; or the stored response to replay instead."""
@@ -92,6 +151,7 @@ class Idempotency:
             # one would hold two at once, and ten such requests could starve the pool.
             raise RuntimeError("claim the Idempotency-Key before the request's first statement")
         request_hash = request_fingerprint(self.operation, body)
+        claimed_at = utc_now()
         async with self._sessions.writing() as claims:
             claims.add(
                 IdempotencyKey(
@@ -99,11 +159,12 @@ class Idempotency:
                     key=self.key,
                     operation=self.operation,
                     request_hash=request_hash,
+                    created_at=claimed_at,
                 )
             )
             try:
                 await claims.commit()
-                self._claimed = True
+                self._claimed_at = claimed_at
                 return None
             except IntegrityError:
                 await claims.rollback()
@@ -143,6 +204,7 @@ class Idempotency:
         The `created_at` comparison makes this a compare-and-set: of two
         retries racing for the same abandoned or expired key, one wins.
         """
+        claimed_at = utc_now()
         taken = await claims.exec(
             update(IdempotencyKey)
             .where(
@@ -151,7 +213,7 @@ class Idempotency:
                 col(IdempotencyKey.created_at) == existing.created_at,
             )
             .values(
-                created_at=utc_now(),
+                created_at=claimed_at,
                 request_hash=request_hash,
                 status_code=None,
                 response_body=None,
@@ -164,11 +226,11 @@ class Idempotency:
                 "A request with this Idempotency-Key is still in progress; retry later.",
                 headers={"Retry-After": "1"},
             )
-        self._claimed = True
+        self._claimed_at = claimed_at
 
     async def remember(self, status_code: int, body: BaseModel, headers: dict[str, str]) -> None:
         """Store the response in the request's transaction, beside what it created."""
-        if not self._claimed:
+        if self._claimed_at is None:
             return
         stored_headers = {
             name.lower(): value
@@ -190,19 +252,27 @@ class Idempotency:
 
     async def release(self) -> None:
         """Give the claim back after a failed request, so a retry can run."""
-        if not self._claimed:
+        if self._claimed_at is None or self.key is None:
             return
         # The request's own transaction is rolled back first: on SQLite it may
         # hold the write lock this delete needs.
         await self._session.rollback()
-        await self._session.exec(
-            delete(IdempotencyKey).where(
-                col(IdempotencyKey.owner) == self.owner,
-                col(IdempotencyKey.key) == self.key,
-                col(IdempotencyKey.status_code).is_(None),
-            )
-        )
-        await self._session.commit()
+        try:
+            await self._session.exec(_delete_claim(self.owner, self.key, self._claimed_at))
+            await self._session.commit()
+        except (OSError, SQLAlchemyError):
+            # Most likely what failed the request: the database out of reach.
+            self._give_back_later.add(self.owner, self.key, self._claimed_at)
+            logger.warning("Idempotency-Key claim to be given back once the database answers")
+
+
+def _delete_claim(owner: str, key: str, claimed_at: datetime) -> Any:
+    return delete(IdempotencyKey).where(
+        col(IdempotencyKey.owner) == owner,
+        col(IdempotencyKey.key) == key,
+        col(IdempotencyKey.created_at) == claimed_at,
+        col(IdempotencyKey.status_code).is_(None),
+    )
 
 
 def request_fingerprint(operation: str, body: BaseModel) -> str:
@@ -247,6 +317,7 @@ async def _idempotency(
         operation=operation,
         sessions=request.app.state.sessions,
         session=session,
+        give_back_later=request.app.state.claims_to_give_back,
     )
     # Not an `except` around the yield: the request's commit comes after this
     # dependency has finished, and a claim must be given back if that fails too.
