@@ -52,6 +52,11 @@ def _queries(deep_cursor: str) -> dict[str, Query]:
         "search-words-that-go-together": lambda s: tickets(s).list_page(
             first, TicketFilters(q="Dropbox shared folder"), "-created_at"
         ),
+        # Three words that meet in a few hundred tickets over the year, a handful of
+        # them in the last week: the page is picked from the few by their ids.
+        "search-words-few-tickets-have": lambda s: tickets(s).list_page(
+            first, TicketFilters(q="0x1015 hotel Fairphone"), "-created_at"
+        ),
         # A typo: no ticket has the word, and PostgreSQL keeps no statistics for it.
         "search-a-word-no-ticket-has": lambda s: tickets(s).list_page(
             first, TicketFilters(q="pasword"), "-created_at"

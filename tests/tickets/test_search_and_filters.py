@@ -76,6 +76,7 @@ class TestSearch:
     # PostgreSQL looks at the last week first and at older tickets only when the week
     # cannot fill the page: by the words' index when few tickets have the words, else
     # newest first (`SEARCH_FEW_MATCHES`). Every page must read the same either way.
+    # (SQLite has one way only: its runs of the two are the same.)
     @pytest.mark.parametrize("few_matches", [1000, 1], ids=["few-words-index", "walk-back"])
     async def test_pages_run_on_from_the_last_week_into_older_tickets(
         self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, few_matches: int

@@ -42,9 +42,10 @@ from deskside_kit.problems import Conflict, Unprocessable
 logger = logging.getLogger("deskside.idempotency")
 
 ABANDONED_AFTER = timedelta(minutes=5)
-# A claim a failed request could not give back is tried again this often: the
-# `Retry-After` of the 503 that request got, so that a retry finds it gone.
-GIVE_BACK_INTERVAL_SECONDS = float(RETRY_AFTER_SECONDS)
+# A claim a failed request could not give back is tried again this often: half the
+# `Retry-After` of the 503 that request got, so that a retry after the database's
+# return mostly finds it gone (else its 409 asks to come back in a second).
+GIVE_BACK_INTERVAL_SECONDS = RETRY_AFTER_SECONDS / 2
 KEPT_FOR = timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Only these response headers are stored and replayed.
@@ -115,8 +116,10 @@ class ClaimsToGiveBack:
                         error,
                     )
                     return
-            # Given back, or old enough that any retry takes it over anyway.
-            del self._claims[(owner, key)]
+            # Given back, or old enough that any retry takes it over anyway; unless the
+            # key was claimed and left again while the delete ran.
+            if self._claims.get((owner, key)) == claimed_at:
+                del self._claims[(owner, key)]
 
 
 class Idempotency:
@@ -254,10 +257,10 @@ class Idempotency:
         """Give the claim back after a failed request, so a retry can run."""
         if self._claimed_at is None or self.key is None:
             return
-        # The request's own transaction is rolled back first: on SQLite it may
-        # hold the write lock this delete needs.
-        await self._session.rollback()
         try:
+            # The request's own transaction is rolled back first: on SQLite it may
+            # hold the write lock this delete needs.
+            await self._session.rollback()
             await self._session.exec(_delete_claim(self.owner, self.key, self._claimed_at))
             await self._session.commit()
         except (OSError, SQLAlchemyError):
