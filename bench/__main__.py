@@ -469,10 +469,11 @@ async def _wait_for_answers(stack: Stack) -> None:
     """Wait until no process of the stack is still answering a request.
 
     When wrk stops, the requests its 64 connections had sent are still being
-    answered, about half a second's work after a search figure. A figure that started then
-    queued behind them, and wrk, which corrects for coordinated omission, counts
-    one stalled request as the many it would have sent meanwhile: a one-connection
-    search figure read p99 216 ms for one stall of 430 ms, 28 ms with none.
+    answered, about half a second's work after a search figure. A figure that
+    started then queued behind them, and wrk, which corrects for coordinated
+    omission, counts one stalled request as the many it would have sent
+    meanwhile: a one-connection search figure read p99 216 ms for one stall of
+    430 ms, 28 ms with none.
     """
     urls = [stack.url(part) for part in SERVICES] + [stack.gateway_url]
     began = time.monotonic()
