@@ -13,7 +13,6 @@ from sqlmodel import col
 from deskside_kit.database import utc_now
 from deskside_tickets import repository
 from deskside_tickets.models import Ticket
-from deskside_tickets.repository import SEARCH_RECENT_FIRST
 from tests.support.apps import app_sessions
 from tests.tickets.conftest import AGENT, ALICE, BOB, open_ticket
 
@@ -87,7 +86,7 @@ class TestSearch:
         for title, hours in ages.items():
             await _opened_ago(client, hours, title=f"Dropbox folder, {title}")
         await open_ticket(client, ALICE, title="Printer jam, three weeks", description="-")
-        assert timedelta(hours=144) < SEARCH_RECENT_FIRST < timedelta(hours=216)
+        assert timedelta(hours=144) < repository.SEARCH_RECENT_FIRST < timedelta(hours=216)
 
         titles: list[str] = []
         cursor = None
